@@ -1,0 +1,169 @@
+"""The `ganforge` command: parse arguments, build a validated config, call one function."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+from ganforge.errors import ConfigError, GanforgeError
+
+# Train flags that are shorthands for config keys.
+TRAIN_FLAGS = {
+    "epochs": "train.epochs",
+    "max_steps": "train.max_steps",
+    "max_minutes": "train.max_minutes",
+    "batch_size": "train.batch_size",
+    "seed": "train.seed",
+    "device": "train.device",
+    "data_dir": "data.path",
+}
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse with its errors on one line (it normally prints the usage first)."""
+
+    def error(self, message: str):
+        self.exit(2, f"ganforge: error: {message} (see '{self.prog} --help')\n")
+
+
+def _overrides(args: argparse.Namespace) -> list:
+    from ganforge.config import parse_override
+
+    overrides = [parse_override(text) for text in args.set]
+    overrides += [(key, getattr(args, flag)) for flag, key in TRAIN_FLAGS.items()
+                  if getattr(args, flag) is not None]
+    return overrides
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    from ganforge.config import load_config
+    from ganforge.training.loop import prepare, start, train
+    from ganforge.training.run_dir import RunDir
+
+    if args.resume:
+        return _resume(args)
+    config = load_config(args.preset, args.config, _overrides(args))
+    session = prepare(config)
+    name = args.preset or (args.config.stem if args.config else "mnist-dcgan")
+    run_dir = RunDir(args.out or Path("runs") / f"{name}-{time.strftime('%Y%m%d-%H%M%S')}")
+    start(session, run_dir)
+    print(f"ganforge: training {config.model.name} on {config.data.name} "
+          f"({session.total_steps} steps on {session.device}); run folder {run_dir.root}")
+    train(session, run_dir)
+    print(f"ganforge: done; samples in {run_dir.samples}, checkpoint {run_dir.last_checkpoint}")
+    return 0
+
+
+def _resume(args: argparse.Namespace) -> int:
+    from ganforge.config import (RESUMABLE_KEYS, apply_overrides, changed_keys, config_from_dict,
+                                 dump_yaml, read_yaml)
+    from ganforge.training import checkpoint
+    from ganforge.training.loop import prepare, train
+    from ganforge.training.run_dir import RunDir
+
+    if args.preset or args.config or args.out:
+        raise ConfigError("--resume continues a run with its own config and folder; "
+                          "drop --preset, --config and --out (use --set to change keys)")
+    run_dir = RunDir(args.resume)
+    if not run_dir.exists():
+        raise GanforgeError(f"{run_dir.root} is not a ganforge run folder (no config.yaml); "
+                            "pass the folder a 'ganforge train' run created")
+    saved = config_from_dict(read_yaml(run_dir.config_path))
+    config = config_from_dict(apply_overrides(saved.to_dict(), _overrides(args)))
+    changed = [key for key in changed_keys(saved, config) if key not in RESUMABLE_KEYS]
+    if changed and not args.force:
+        raise ConfigError(f"resuming with a different config ({', '.join(changed)} changed) would "
+                          "mix two experiments; drop those overrides, or pass --force")
+    session = prepare(config)
+    state = checkpoint.load(run_dir.last_checkpoint) if run_dir.last_checkpoint.is_file() else None
+    if config != saved:
+        run_dir.write_config(dump_yaml(config))
+    step = 0 if state is None else state["step"]
+    print(f"ganforge: resuming {run_dir.root} at step {step} of {session.total_steps}")
+    train(session, run_dir, state)
+    return 0
+
+
+def cmd_sample(args: argparse.Namespace) -> int:
+    from ganforge.sampling import generate, load_generator, write_images
+
+    if args.n < 1:
+        raise ConfigError(f"--n must be at least 1, got {args.n}")
+    generator = load_generator(args.source)
+    print(f"ganforge: {write_images(generate(generator, args.n, args.seed), args.out)}")
+    return 0
+
+
+def cmd_presets(args: argparse.Namespace) -> int:
+    from ganforge.config import preset_names, preset_values
+
+    for name in preset_names():
+        print(f"{name:20s} {preset_values(name).get('description', '')}")
+    return 0
+
+
+def cmd_info(args: argparse.Namespace) -> int:
+    from ganforge.training.run_dir import RunDir
+
+    run_dir = RunDir(args.run)
+    if not run_dir.exists():
+        raise GanforgeError(f"{args.run} is not a ganforge run folder (no config.yaml)")
+    print(run_dir.config_path.read_text().rstrip())
+    records = run_dir.read_metrics()
+    print("last metrics:", json.dumps(records[-1]) if records else "none yet")
+    return 0
+
+
+def build_parser() -> Parser:
+    parser = Parser(prog="ganforge", description="Train, measure, compare and sample GANs.")
+    commands = parser.add_subparsers(dest="command", required=True, parser_class=Parser)
+
+    train = commands.add_parser("train", help="train a GAN (new run, or --resume RUN_DIR)")
+    source = train.add_mutually_exclusive_group()
+    source.add_argument("--preset", help="a preset name (default mnist-dcgan); see 'presets'")
+    source.add_argument("--config", type=Path, help="a YAML config file")
+    train.add_argument("--out", type=Path, help="run folder (default runs/NAME-TIMESTAMP)")
+    train.add_argument("--epochs", type=int)
+    train.add_argument("--max-steps", type=int)
+    train.add_argument("--max-minutes", type=float)
+    train.add_argument("--batch-size", type=int)
+    train.add_argument("--seed", type=int)
+    train.add_argument("--device", choices=["auto", "cpu", "cuda", "mps"])
+    train.add_argument("--data-dir", help="folder searched first for the dataset files")
+    train.add_argument("--resume", type=Path, metavar="RUN_DIR", help="continue this run")
+    train.add_argument("--force", action="store_true",
+                       help="with --resume: accept config changes beyond epochs/steps/minutes")
+    train.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                       help="override a config key, e.g. --set train.lr_g=1e-4 (repeatable)")
+    train.set_defaults(handler=cmd_train)
+
+    sample = commands.add_parser("sample", help="draw images from a run or checkpoint")
+    sample.add_argument("source", type=Path, help="a run folder or checkpoint file")
+    sample.add_argument("--n", type=int, default=64, help="how many images (default 64)")
+    sample.add_argument("--out", type=Path, required=True,
+                        help="FILE.png (a grid), FILE.npy (uint8 N,C,H,W) or a folder of PNGs")
+    sample.add_argument("--seed", type=int, default=0)
+    sample.set_defaults(handler=cmd_sample)
+
+    presets = commands.add_parser("presets", help="list presets")
+    presets.set_defaults(handler=cmd_presets)
+
+    info = commands.add_parser("info", help="show a run's config and last metrics")
+    info.add_argument("run", type=Path)
+    info.set_defaults(handler=cmd_info)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.handler(args)
+    except GanforgeError as error:
+        print(f"ganforge: error: {error}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("ganforge: interrupted", file=sys.stderr)
+        return 130

@@ -1,0 +1,290 @@
+"""Typed configuration: presets and files (YAML) merged with dotted overrides, validated up front."""
+
+from __future__ import annotations
+
+import dataclasses
+import types
+import typing
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from ganforge.errors import ConfigError
+from ganforge.registry import closest
+
+
+@dataclass
+class DataConfig:
+    name: str = "mnist"
+    path: str | None = None  # a folder searched before $GANFORGE_DATA, ./data, /usr/share/datasets
+    limit: int = 0  # train on the first N images only (0: all); for quick experiments and tests
+    rotation_degrees: float = 0.0  # random rotation within ±N degrees
+    hflip: bool = False
+
+
+@dataclass
+class ModelConfig:
+    name: str = "dcgan28"
+    z_dim: int = 64
+
+
+@dataclass
+class LossConfig:
+    name: str = "bce"
+    real_label: float = 1.0  # 0.9 is one-sided label smoothing
+    fake_label: float = 0.0
+
+
+@dataclass
+class TrainConfig:
+    epochs: int = 25
+    max_steps: int = 0  # stop after this many steps in all (0: no limit)
+    max_minutes: float = 0.0  # stop after this much wall time, as at an epoch end (0: no limit)
+    batch_size: int = 128
+    seed: int = 0
+    lr_g: float = 2e-4
+    lr_d: float = 2e-4
+    betas_g: tuple[float, float] = (0.5, 0.999)
+    betas_d: tuple[float, float] = (0.5, 0.999)
+    device: str = "auto"
+    num_samples: int = 64  # images in the fixed-noise grid written after every epoch
+    log_every: int = 50  # steps between progress-bar loss updates (each one syncs the device)
+
+
+@dataclass
+class Config:
+    description: str = ""
+    data: DataConfig = field(default_factory=DataConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    loss: LossConfig = field(default_factory=LossConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+
+    def to_dict(self) -> dict[str, Any]:
+        return _plain(dataclasses.asdict(self))
+
+
+# Keys that may change when a run is resumed: they extend or limit the run, not what it computes.
+RESUMABLE_KEYS = {"train.epochs", "train.max_steps", "train.max_minutes", "train.device"}
+DEVICES = ("auto", "cpu", "cuda", "mps")
+PRESETS_PACKAGE = "ganforge.presets"
+
+
+def _plain(value: Any) -> Any:
+    """Tuples become lists so the dict is plain YAML/JSON."""
+    if isinstance(value, dict):
+        return {key: _plain(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(item) for item in value]
+    return value
+
+
+def _coerce(key: str, value: Any, annotation: Any) -> Any:
+    """Convert a parsed YAML value to the field's type, or raise a ConfigError naming the key."""
+    origin = typing.get_origin(annotation)
+    if origin in (typing.Union, types.UnionType):
+        options = typing.get_args(annotation)
+        if value is None and type(None) in options:
+            return None
+        (annotation,) = [option for option in options if option is not type(None)]
+        return _coerce(key, value, annotation)
+    if origin is tuple:
+        item_types = typing.get_args(annotation)
+        if not isinstance(value, (list, tuple)) or len(value) != len(item_types):
+            raise ConfigError(f"{key}: expected a list of {len(item_types)} numbers, got {value!r}")
+        return tuple(_coerce(key, item, kind) for item, kind in zip(value, item_types))
+    if annotation is bool:
+        if isinstance(value, bool):
+            return value
+        raise ConfigError(f"{key}: expected true or false, got {value!r}")
+    if annotation is int:
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value
+        raise ConfigError(f"{key}: expected a whole number, got {value!r}")
+    if annotation is float:
+        if isinstance(value, bool):
+            raise ConfigError(f"{key}: expected a number, got {value!r}")
+        try:
+            # YAML reads 1e-4 (no dot) as a string, so numbers in strings are accepted here.
+            return float(value)
+        except (TypeError, ValueError):
+            raise ConfigError(f"{key}: expected a number, got {value!r}") from None
+    if annotation is str:
+        if isinstance(value, str):
+            return value
+        raise ConfigError(f"{key}: expected text, got {value!r}")
+    raise TypeError(f"unsupported config type {annotation} for {key}")
+
+
+def _build(cls: type, values: Any, prefix: str) -> Any:
+    if not isinstance(values, dict):
+        raise ConfigError(f"{prefix or 'config'}: expected a mapping of keys, got {values!r}")
+    hints = typing.get_type_hints(cls)
+    names = [f.name for f in dataclasses.fields(cls)]
+    kwargs = {}
+    for key, value in values.items():
+        dotted = f"{prefix}{key}"
+        if key not in hints:
+            suggestions = [f"{prefix}{name}" for name in names]
+            raise ConfigError(
+                f"unknown config key {dotted!r}{closest(dotted, suggestions)}; "
+                f"valid keys here: {', '.join(suggestions)}"
+            )
+        if dataclasses.is_dataclass(hints[key]):
+            kwargs[key] = _build(hints[key], value, f"{dotted}.")
+        else:
+            kwargs[key] = _coerce(dotted, value, hints[key])
+    return cls(**kwargs)
+
+
+def config_from_dict(values: dict[str, Any]) -> Config:
+    """Build and validate a Config; every problem is a one-line ConfigError."""
+    config = _build(Config, values, "")
+    validate(config)
+    return config
+
+
+def _merge(base: dict[str, Any], update: dict[str, Any]) -> dict[str, Any]:
+    merged = dict(base)
+    for key, value in update.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = _merge(merged[key], value)
+        else:
+            merged[key] = value
+    return merged
+
+
+def parse_override(text: str) -> tuple[str, Any]:
+    """'train.lr_g=1e-4' -> ('train.lr_g', '1e-4' parsed as YAML)."""
+    key, sep, raw = text.partition("=")
+    if not sep or not key.strip():
+        raise ConfigError(f"--set {text!r}: expected KEY=VALUE, e.g. --set train.lr_g=1e-4")
+    try:
+        value = yaml.safe_load(raw) if raw.strip() else None
+    except yaml.YAMLError:
+        value = raw
+    return key.strip(), value
+
+
+def _nest(dotted: str, value: Any) -> dict[str, Any]:
+    nested: Any = value
+    for part in reversed(dotted.split(".")):
+        nested = {part: nested}
+    return nested
+
+
+def apply_overrides(values: dict[str, Any], overrides: list[tuple[str, Any]]) -> dict[str, Any]:
+    for key, value in overrides:
+        values = _merge(values, _nest(key, value))
+    return values
+
+
+def read_yaml(path: Path) -> dict[str, Any]:
+    try:
+        text = path.read_text()
+    except OSError as error:
+        raise ConfigError(f"cannot read config file {path}: {error.strerror}") from None
+    try:
+        values = yaml.safe_load(text)
+    except yaml.YAMLError as error:
+        first_line = str(error).splitlines()[0]
+        raise ConfigError(f"{path} is not valid YAML ({first_line}); fix the file") from None
+    if values is None:
+        return {}
+    if not isinstance(values, dict):
+        raise ConfigError(f"{path}: expected a mapping of config sections at the top level")
+    return values
+
+
+def preset_names() -> list[str]:
+    folder = resources.files(PRESETS_PACKAGE)
+    return sorted(entry.name[: -len(".yaml")] for entry in folder.iterdir()
+                  if entry.name.endswith(".yaml"))
+
+
+def preset_values(name: str) -> dict[str, Any]:
+    names = preset_names()
+    if name not in names:
+        raise ConfigError(
+            f"unknown preset {name!r}{closest(name, names)}; "
+            "run 'ganforge presets' to list them"
+        )
+    return yaml.safe_load(resources.files(PRESETS_PACKAGE).joinpath(f"{name}.yaml").read_text())
+
+
+def load_config(
+    preset: str | None = None,
+    config_file: Path | None = None,
+    overrides: list[tuple[str, Any]] = (),
+) -> Config:
+    """Preset (or config file) + dotted overrides -> a validated Config."""
+    values = read_yaml(config_file) if config_file else preset_values(preset or "mnist-dcgan")
+    return config_from_dict(apply_overrides(values, list(overrides)))
+
+
+def flatten(values: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    flat = {}
+    for key, value in values.items():
+        if isinstance(value, dict):
+            flat.update(flatten(value, f"{prefix}{key}."))
+        else:
+            flat[f"{prefix}{key}"] = value
+    return flat
+
+
+def changed_keys(old: Config, new: Config) -> list[str]:
+    old_flat, new_flat = flatten(old.to_dict()), flatten(new.to_dict())
+    return sorted(key for key in new_flat if old_flat.get(key) != new_flat[key])
+
+
+def _require(condition: bool, message: str) -> None:
+    if not condition:
+        raise ConfigError(message)
+
+
+def validate(config: Config) -> None:
+    """Range and consistency checks; names are checked against the registries."""
+    # Imported here so that loading a config file stays cheap and the registries stay below config.
+    from ganforge.data.sources import DATASETS
+    from ganforge.losses import LOSSES
+    from ganforge.models import MODELS
+
+    data, model, loss, train = config.data, config.model, config.loss, config.train
+    dataset = DATASETS.get(data.name)
+    family = MODELS.get(model.name)
+    LOSSES.get(loss.name)
+    _require(data.limit >= 0, f"data.limit must be >= 0 (0 uses all images), got {data.limit}")
+    _require(0 <= data.rotation_degrees <= 180,
+             f"data.rotation_degrees must be between 0 and 180, got {data.rotation_degrees}")
+    _require(model.z_dim >= 1, f"model.z_dim must be >= 1, got {model.z_dim}")
+    _require(dataset.image_size in family.image_sizes,
+             f"model {model.name!r} makes {family.image_sizes} px images but {data.name!r} has "
+             f"{dataset.image_size} px; choose another model.name")
+    for name in ("real_label", "fake_label"):
+        value = getattr(loss, name)
+        _require(0.0 <= value <= 1.0, f"loss.{name} must be between 0 and 1, got {value}")
+    _require(loss.fake_label < loss.real_label,
+             f"loss.fake_label ({loss.fake_label}) must be below loss.real_label ({loss.real_label})")
+    _require(train.epochs >= 1, f"train.epochs must be >= 1, got {train.epochs}")
+    _require(train.max_steps >= 0, f"train.max_steps must be >= 0 (0: no limit), got {train.max_steps}")
+    _require(train.max_minutes >= 0,
+             f"train.max_minutes must be >= 0 (0: no limit), got {train.max_minutes}")
+    _require(train.batch_size >= 1, f"train.batch_size must be >= 1, got {train.batch_size}")
+    _require(train.seed >= 0, f"train.seed must be >= 0, got {train.seed}")
+    for name in ("lr_g", "lr_d"):
+        value = getattr(train, name)
+        _require(0 < value < 1, f"train.{name} must be a learning rate in (0, 1), got {value}")
+    for name in ("betas_g", "betas_d"):
+        value = getattr(train, name)
+        _require(all(0 <= beta < 1 for beta in value),
+                 f"train.{name} must be two numbers in [0, 1), got {list(value)}")
+    _require(train.device in DEVICES,
+             f"train.device must be one of {', '.join(DEVICES)}, got {train.device!r}")
+    _require(train.num_samples >= 1, f"train.num_samples must be >= 1, got {train.num_samples}")
+    _require(train.log_every >= 1, f"train.log_every must be >= 1, got {train.log_every}")
+
+
+def dump_yaml(config: Config) -> str:
+    return yaml.safe_dump(config.to_dict(), sort_keys=False)

@@ -1,0 +1,1 @@
+"""Datasets: IDX files found and verified, held in device memory, batched and augmented there."""

@@ -1,0 +1,37 @@
+"""A dataset resident on the training device, served as seeded shuffled batches."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import torch
+
+from ganforge.data.augment import to_model_range
+
+
+class DeviceBatches:
+    """Every epoch is a fresh permutation drawn from (seed, epoch) alone, so any step of any
+    epoch can be reproduced on resume without replaying the ones before it."""
+
+    def __init__(self, images: torch.Tensor, labels: torch.Tensor, batch_size: int, seed: int,
+                 rotation_degrees: float = 0.0, hflip: bool = False):
+        if len(images) < batch_size:
+            raise ValueError(f"{len(images)} images cannot fill one batch of {batch_size}")
+        self.images, self.labels = images, labels
+        self.batch_size, self.seed = batch_size, seed
+        self.rotation_degrees, self.hflip = rotation_degrees, hflip
+        # The last partial batch is dropped: a fixed batch shape keeps BatchNorm statistics
+        # comparable and lets every step run the same kernels.
+        self.steps_per_epoch = len(images) // batch_size
+
+    def permutation(self, epoch: int) -> torch.Tensor:
+        generator = torch.Generator().manual_seed(self.seed * 1_000_003 + epoch)
+        return torch.randperm(len(self.images), generator=generator).to(self.images.device)
+
+    def epoch(self, epoch: int, start: int = 0) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+        """Batches `start`, `start + 1`, ... of `epoch`: images in [-1, 1] and labels."""
+        order = self.permutation(epoch)
+        for index in range(start, self.steps_per_epoch):
+            chosen = order[index * self.batch_size:(index + 1) * self.batch_size]
+            images = to_model_range(self.images[chosen], self.rotation_degrees, self.hflip)
+            yield images, self.labels[chosen]

@@ -1,0 +1,1 @@
+"""Preset configs, one YAML file each."""

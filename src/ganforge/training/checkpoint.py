@@ -1,0 +1,54 @@
+"""Checkpoints: written atomically, loaded without ever running code from the file."""
+
+from __future__ import annotations
+
+import os
+import pickle
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from ganforge.errors import CheckpointError
+
+FORMAT = 1
+
+
+def save(state: dict[str, Any], path: Path) -> None:
+    """Write to a temp file in the same folder, fsync, then rename over `path`.
+
+    A crash at any instant leaves either the previous complete file or the new one.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, temp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(handle, "wb") as file:
+            torch.save(state, file)
+            file.flush()
+            os.fsync(file.fileno())
+        os.replace(temp_name, path)
+    except BaseException:
+        Path(temp_name).unlink(missing_ok=True)
+        raise
+
+
+def load(path: Path) -> dict[str, Any]:
+    """Load a ganforge checkpoint on the CPU; anything else is a one-line CheckpointError."""
+    if not path.is_file():
+        raise CheckpointError(f"{path} does not exist or is not a file; pass a checkpoint (.pt)")
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError:
+        raise CheckpointError(
+            f"{path} holds objects other than tensors and plain values, so it was not loaded "
+            "(loading it could run code); pass a checkpoint written by ganforge"
+        ) from None
+    except (RuntimeError, EOFError, OSError, ValueError, KeyError):
+        raise CheckpointError(
+            f"{path} is not a readable checkpoint (truncated or corrupt?); "
+            "use another checkpoint, e.g. checkpoints/last.pt of the run"
+        ) from None
+    if not isinstance(state, dict) or state.get("format") != FORMAT or "generator" not in state:
+        raise CheckpointError(f"{path} is not a ganforge checkpoint; pass one written by ganforge")
+    return state

@@ -1,0 +1,242 @@
+"""The training loop: set up from a config, train, log, sample and checkpoint every epoch."""
+
+from __future__ import annotations
+
+import math
+import random
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import torch
+from tqdm import tqdm
+
+import ganforge
+from ganforge.config import Config, dump_yaml
+from ganforge.data.loader import DeviceBatches
+from ganforge.data.sources import DATASETS, load_split
+from ganforge.errors import CheckpointError, ConfigError, GanforgeError
+from ganforge.losses import LOSSES
+from ganforge.models import build_discriminator, build_generator
+from ganforge.training import checkpoint
+from ganforge.training.run_dir import RunDir
+from ganforge.training.steps import STAT_NAMES, Gan, train_step
+
+
+def resolve_device(name: str) -> torch.device:
+    if name == "auto":
+        if torch.cuda.is_available():
+            return torch.device("cuda")
+        if torch.backends.mps.is_available():
+            return torch.device("mps")
+        return torch.device("cpu")
+    available = {"cpu": True, "cuda": torch.cuda.is_available(),
+                 "mps": torch.backends.mps.is_available()}
+    if not available[name]:
+        raise GanforgeError(f"device {name!r} is not available here; use --device cpu or auto")
+    return torch.device(name)
+
+
+def seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+
+
+def rng_state() -> dict[str, Any]:
+    """Every global RNG, in types that load with weights_only=True."""
+    _, keys, position, has_gauss, cached_gaussian = np.random.get_state()
+    return {
+        "torch": torch.get_rng_state(),
+        "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
+        "numpy": {"keys": torch.from_numpy(keys.astype(np.int64)), "position": int(position),
+                  "has_gauss": int(has_gauss), "cached_gaussian": float(cached_gaussian)},
+        "python": random.getstate(),
+    }
+
+
+def restore_rng(state: dict[str, Any]) -> None:
+    torch.set_rng_state(state["torch"])
+    if state["cuda"] and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["cuda"])
+    numpy_state = state["numpy"]
+    np.random.set_state(("MT19937", numpy_state["keys"].numpy().astype(np.uint32),
+                         numpy_state["position"], numpy_state["has_gauss"],
+                         numpy_state["cached_gaussian"]))
+    random.setstate(state["python"])
+
+
+@dataclass
+class Session:
+    """Everything a run needs in memory; built before anything is written."""
+
+    config: Config
+    device: torch.device
+    batches: DeviceBatches
+    gan: Gan
+    generator_spec: dict[str, Any]  # name + constructor arguments: enough to rebuild G alone
+    fixed_noise: torch.Tensor
+
+    @property
+    def total_steps(self) -> int:
+        steps = self.config.train.epochs * self.batches.steps_per_epoch
+        return min(steps, self.config.train.max_steps) if self.config.train.max_steps else steps
+
+
+def prepare(config: Config) -> Session:
+    """Find and verify the data, build models and optimizers: every check before the first write."""
+    data, model, train = config.data, config.model, config.train
+    device = resolve_device(train.device)
+    seed_everything(train.seed)
+    images, labels = load_split(data.name, data.path, "train")
+    if data.limit:
+        images, labels = images[: data.limit], labels[: data.limit]
+    if len(images) < train.batch_size:
+        raise ConfigError(
+            f"train.batch_size {train.batch_size} is larger than the {len(images)} training "
+            "images; lower it or raise data.limit"
+        )
+    batches = DeviceBatches(torch.from_numpy(images).to(device), torch.from_numpy(labels).to(device),
+                            train.batch_size, train.seed, data.rotation_degrees, data.hflip)
+    dataset = DATASETS.get(data.name)
+    generator_spec = {"name": model.name, "kwargs": {
+        "z_dim": model.z_dim, "channels": dataset.channels, "image_size": dataset.image_size}}
+    generator = build_generator(model.name, **generator_spec["kwargs"]).to(device)
+    discriminator = build_discriminator(
+        model.name, channels=dataset.channels, image_size=dataset.image_size).to(device)
+    gan = Gan(
+        generator, discriminator,
+        torch.optim.Adam(generator.parameters(), lr=train.lr_g, betas=train.betas_g),
+        torch.optim.Adam(discriminator.parameters(), lr=train.lr_d, betas=train.betas_d),
+        LOSSES.get(config.loss.name), config.loss.real_label, config.loss.fake_label,
+    )
+    # Its own generator: the grid's noise is the same however the run is split or resumed.
+    noise_rng = torch.Generator().manual_seed(train.seed)
+    fixed_noise = torch.randn(train.num_samples, model.z_dim, generator=noise_rng).to(device)
+    return Session(config, device, batches, gan, generator_spec, fixed_noise)
+
+
+def checkpoint_state(session: Session, step: int, epoch_stats: torch.Tensor) -> dict[str, Any]:
+    gan = session.gan
+    return {
+        "format": checkpoint.FORMAT,
+        "ganforge_version": ganforge.__version__,
+        "config": session.config.to_dict(),
+        "step": step,
+        "epoch_stats": epoch_stats.cpu(),
+        "generator": {**session.generator_spec, "state_dict": gan.generator.state_dict()},
+        "discriminator": {"state_dict": gan.discriminator.state_dict()},
+        "optimizer_g": gan.optimizer_g.state_dict(),
+        "optimizer_d": gan.optimizer_d.state_dict(),
+        "rng": rng_state(),
+    }
+
+
+def restore(session: Session, state: dict[str, Any], source: str) -> tuple[int, torch.Tensor]:
+    """Load a checkpoint into the session; returns (step, epoch_stats)."""
+    gan = session.gan
+    if state["generator"]["name"] != session.generator_spec["name"]:
+        raise CheckpointError(
+            f"{source} holds model {state['generator']['name']!r} but the config builds "
+            f"{session.generator_spec['name']!r}; resume with the run's own config"
+        )
+    try:
+        gan.generator.load_state_dict(state["generator"]["state_dict"])
+        gan.discriminator.load_state_dict(state["discriminator"]["state_dict"])
+        gan.optimizer_g.load_state_dict(state["optimizer_g"])
+        gan.optimizer_d.load_state_dict(state["optimizer_d"])
+    except (RuntimeError, ValueError, KeyError) as error:
+        first_line = str(error).strip().splitlines()[0]
+        raise CheckpointError(
+            f"{source} does not fit the configured model ({first_line}); "
+            "resume with the run's own config"
+        ) from None
+    restore_rng(state["rng"])
+    return state["step"], state["epoch_stats"].to(session.device)
+
+
+def _epoch_line(record: dict[str, Any], epochs: int) -> str:
+    marker = "" if record["complete"] else " (stopped mid-epoch)"
+    return (
+        f"epoch {record['epoch']}/{epochs}  loss D {record['loss_d']:.3f}  "
+        f"loss G {record['loss_g']:.3f}  D(x) {record['d_real']:.3f}  "
+        f"D(G(z)) {record['d_fake']:.3f}  acc real {record['acc_real']:.0%} "
+        f"fake {record['acc_fake']:.0%}  {record['images_per_s']:.0f} img/s  "
+        f"{record['seconds']:.1f} s{marker}"
+    )
+
+
+def train(session: Session, run_dir: RunDir, state: dict[str, Any] | None = None,
+          log: Callable[[str], None] = tqdm.write) -> int:
+    """Train from `state` (a loaded checkpoint) or from scratch; returns the final step."""
+    config, gan, batches = session.config, session.gan, session.batches
+    steps_per_epoch, total_steps = batches.steps_per_epoch, session.total_steps
+    step, epoch_stats = 0, torch.zeros(len(STAT_NAMES), device=session.device)
+    if state is not None:
+        step, epoch_stats = restore(session, state, str(run_dir.last_checkpoint))
+    if step >= total_steps:
+        log(f"{run_dir.root} has already finished its {total_steps} steps; nothing to do "
+            "(raise --epochs or --max-steps to train further)")
+        return step
+
+    deadline = time.monotonic() + 60 * config.train.max_minutes if config.train.max_minutes \
+        else math.inf
+    gan.generator.train()
+    gan.discriminator.train()
+    batch_size, z_dim = config.train.batch_size, config.model.z_dim
+    out_of_time = False
+    while step < total_steps and not out_of_time:
+        epoch, start = divmod(step, steps_per_epoch)
+        segment_start_step, started = step, time.perf_counter()
+        bar = tqdm(total=steps_per_epoch, initial=start, desc=f"epoch {epoch + 1}",
+                   leave=False, dynamic_ncols=True, disable=None)
+        for real_images, _labels in batches.epoch(epoch, start):
+            z = torch.randn(batch_size, z_dim, device=session.device)
+            epoch_stats += train_step(gan, real_images, z)
+            step += 1
+            bar.update()
+            if step % config.train.log_every == 0 and not bar.disable:
+                loss_d, loss_g = (epoch_stats[:2] / (step - epoch * steps_per_epoch)).tolist()
+                bar.set_postfix_str(f"loss D {loss_d:.3f}  loss G {loss_g:.3f}")
+            out_of_time = time.monotonic() >= deadline
+            if step >= total_steps or out_of_time:
+                break
+        bar.close()
+        seconds = time.perf_counter() - started
+        steps_in_epoch = step - epoch * steps_per_epoch
+        averages = (epoch_stats / steps_in_epoch).tolist()
+        record = {
+            "event": "epoch", "epoch": epoch + 1, "step": step,
+            "complete": steps_in_epoch == steps_per_epoch,
+            **dict(zip(STAT_NAMES, averages)),
+            "images_per_s": (step - segment_start_step) * batch_size / seconds,
+            "seconds": seconds,
+        }
+        if record["complete"]:
+            epoch_stats.zero_()
+        _end_of_segment(session, run_dir, record, step, epoch_stats)
+        log(_epoch_line(record, config.train.epochs))
+    run_dir.close()
+    return step
+
+
+def _end_of_segment(session: Session, run_dir: RunDir, record: dict[str, Any], step: int,
+                    epoch_stats: torch.Tensor) -> None:
+    """Metrics, grid and checkpoint: what every epoch end (or early stop) leaves behind."""
+    generator = session.gan.generator
+    generator.eval()
+    with torch.no_grad():
+        samples = generator(session.fixed_noise)
+    generator.train()
+    run_dir.append_metrics(record)
+    run_dir.log_scalars(record, step)
+    run_dir.save_grid(samples, record["epoch"], step)
+    checkpoint.save(checkpoint_state(session, step, epoch_stats), run_dir.last_checkpoint)
+
+
+def start(session: Session, run_dir: RunDir) -> None:
+    """Create the run folder and write the resolved config before the first step."""
+    run_dir.create()
+    run_dir.write_config(dump_yaml(session.config))

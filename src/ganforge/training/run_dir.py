@@ -1,0 +1,107 @@
+"""The run folder: a person can read everything a run leaves behind.
+
+    config.yaml          the resolved config, written before the first step
+    metrics.jsonl        one JSON object per line: epoch records, later evaluations and events
+    tensorboard/         TensorBoard event files (scalars and sample grids)
+    samples/epoch-0001.png   a grid from the fixed noise after every epoch
+    checkpoints/last.pt  everything needed to resume or sample
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import torch
+from torchvision.utils import make_grid, save_image
+
+from ganforge.errors import GanforgeError
+
+
+def write_text_atomic(path: Path, text: str) -> None:
+    handle, temp_name = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    with os.fdopen(handle, "w") as file:
+        file.write(text)
+    os.replace(temp_name, path)
+
+
+def image_grid(images: torch.Tensor) -> torch.Tensor:
+    """Images in [-1, 1] -> one grid in [0, 1], about square."""
+    rows = max(1, round(len(images) ** 0.5))
+    return make_grid(images.float().cpu(), nrow=rows, padding=2, normalize=True,
+                     value_range=(-1, 1))
+
+
+class RunDir:
+    def __init__(self, root: Path | str):
+        self.root = Path(root)
+        self.config_path = self.root / "config.yaml"
+        self.metrics_path = self.root / "metrics.jsonl"
+        self.samples = self.root / "samples"
+        self.checkpoints = self.root / "checkpoints"
+        self.last_checkpoint = self.checkpoints / "last.pt"
+        self.tensorboard_dir = self.root / "tensorboard"
+        self._board = None
+
+    def create(self) -> None:
+        """Make a new, empty run folder; never reuse one that holds anything."""
+        if self.root.exists() and (not self.root.is_dir() or any(self.root.iterdir())):
+            raise GanforgeError(
+                f"{self.root} already exists and is not empty; pass --resume {self.root} to "
+                "continue that run, or choose another --out"
+            )
+        try:
+            for folder in (self.root, self.samples, self.checkpoints):
+                folder.mkdir(parents=True, exist_ok=True)
+        except OSError as error:
+            raise GanforgeError(
+                f"cannot create run folder {self.root}: {error.strerror}; choose another --out"
+            ) from None
+
+    def exists(self) -> bool:
+        return self.config_path.is_file()
+
+    def write_config(self, config_yaml: str) -> None:
+        write_text_atomic(self.config_path, config_yaml)
+
+    def append_metrics(self, record: dict[str, Any]) -> None:
+        with self.metrics_path.open("a") as file:
+            file.write(json.dumps(record) + "\n")
+
+    def read_metrics(self) -> list[dict[str, Any]]:
+        if not self.metrics_path.is_file():
+            return []
+        return [json.loads(line) for line in self.metrics_path.read_text().splitlines() if line]
+
+    def sample_path(self, epoch: int) -> Path:
+        return self.samples / f"epoch-{epoch:04d}.png"
+
+    def save_grid(self, images: torch.Tensor, epoch: int, step: int) -> Path:
+        grid = image_grid(images)
+        path = self.sample_path(epoch)
+        save_image(grid, path)
+        self.board.add_image("samples", grid, step)
+        return path
+
+    def log_scalars(self, record: dict[str, Any], step: int) -> None:
+        for name, value in record.items():
+            if isinstance(value, float):
+                self.board.add_scalar(name, value, step)
+        self.board.flush()
+
+    @property
+    def board(self):
+        if self._board is None:
+            # Imported on first use: TensorBoard takes a second to import and `sample` never needs it.
+            from torch.utils.tensorboard import SummaryWriter
+
+            self._board = SummaryWriter(str(self.tensorboard_dir))
+        return self._board
+
+    def close(self) -> None:
+        if self._board is not None:
+            self._board.close()
+            self._board = None
