@@ -58,10 +58,16 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 
 def _resume(args: argparse.Namespace) -> int:
-    from ganforge.config import (RESUMABLE_KEYS, apply_overrides, changed_keys, config_from_dict,
-                                 dump_yaml, read_yaml)
+    from ganforge.config import (
+        RESUMABLE_KEYS,
+        apply_overrides,
+        changed_keys,
+        config_from_dict,
+        dump_yaml,
+        read_yaml,
+    )
     from ganforge.training import checkpoint
-    from ganforge.training.loop import prepare, train
+    from ganforge.training.loop import prepare, restore, train
     from ganforge.training.run_dir import RunDir
 
     if args.preset or args.config or args.out:
@@ -78,12 +84,14 @@ def _resume(args: argparse.Namespace) -> int:
         raise ConfigError(f"resuming with a different config ({', '.join(changed)} changed) would "
                           "mix two experiments; drop those overrides, or pass --force")
     session = prepare(config)
-    state = checkpoint.load(run_dir.last_checkpoint) if run_dir.last_checkpoint.is_file() else None
+    step, epoch_stats = 0, None
+    if run_dir.last_checkpoint.is_file():  # a run killed before its first checkpoint restarts
+        state = checkpoint.load(run_dir.last_checkpoint)
+        step, epoch_stats = restore(session, state, str(run_dir.last_checkpoint))
     if config != saved:
         run_dir.write_config(dump_yaml(config))
-    step = 0 if state is None else state["step"]
     print(f"ganforge: resuming {run_dir.root} at step {step} of {session.total_steps}")
-    train(session, run_dir, state)
+    train(session, run_dir, step, epoch_stats)
     return 0
 
 

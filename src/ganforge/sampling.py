@@ -8,12 +8,11 @@ import numpy as np
 import torch
 from PIL import Image
 from torch import nn
-from torchvision.utils import save_image
 
 from ganforge.errors import CheckpointError, GanforgeError
 from ganforge.models import MODELS, build_generator
 from ganforge.training import checkpoint
-from ganforge.training.run_dir import RunDir, image_grid
+from ganforge.training.run_dir import RunDir, save_grid_png, to_uint8
 
 
 def checkpoint_path(source: Path) -> Path:
@@ -51,15 +50,11 @@ def generate(generator: nn.Module, count: int, seed: int = 0, batch_size: int = 
     return torch.cat(chunks)
 
 
-def to_uint8(images: torch.Tensor) -> torch.Tensor:
-    return ((images.clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8)
-
-
 def write_images(images: torch.Tensor, out: Path) -> str:
     """'.png': one grid; '.npy': uint8 (N, C, H, W); otherwise a folder of PNGs. Returns a summary."""
     if out.suffix == ".png":
         out.parent.mkdir(parents=True, exist_ok=True)
-        save_image(image_grid(images), out)
+        save_grid_png(images, out)
         return f"wrote a grid of {len(images)} images to {out}"
     if out.suffix == ".npy":
         out.parent.mkdir(parents=True, exist_ok=True)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import pickle
 import tempfile
+import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -37,6 +38,11 @@ def load(path: Path) -> dict[str, Any]:
     """Load a ganforge checkpoint on the CPU; anything else is a one-line CheckpointError."""
     if not path.is_file():
         raise CheckpointError(f"{path} does not exist or is not a file; pass a checkpoint (.pt)")
+    if not zipfile.is_zipfile(path):  # torch.save has written zip archives since PyTorch 1.6
+        raise CheckpointError(
+            f"{path} is not a readable checkpoint (truncated, corrupt or another kind of file); "
+            "use another checkpoint, e.g. checkpoints/last.pt of the run"
+        )
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError:

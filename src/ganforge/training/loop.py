@@ -168,14 +168,13 @@ def _epoch_line(record: dict[str, Any], epochs: int) -> str:
     )
 
 
-def train(session: Session, run_dir: RunDir, state: dict[str, Any] | None = None,
-          log: Callable[[str], None] = tqdm.write) -> int:
-    """Train from `state` (a loaded checkpoint) or from scratch; returns the final step."""
+def train(session: Session, run_dir: RunDir, step: int = 0,
+          epoch_stats: torch.Tensor | None = None, log: Callable[[str], None] = tqdm.write) -> int:
+    """Train from `step` (0, or where `restore` left the session); returns the final step."""
     config, gan, batches = session.config, session.gan, session.batches
     steps_per_epoch, total_steps = batches.steps_per_epoch, session.total_steps
-    step, epoch_stats = 0, torch.zeros(len(STAT_NAMES), device=session.device)
-    if state is not None:
-        step, epoch_stats = restore(session, state, str(run_dir.last_checkpoint))
+    if epoch_stats is None:
+        epoch_stats = torch.zeros(len(STAT_NAMES), device=session.device)
     if step >= total_steps:
         log(f"{run_dir.root} has already finished its {total_steps} steps; nothing to do "
             "(raise --epochs or --max-steps to train further)")

@@ -15,8 +15,9 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
-from torchvision.utils import make_grid, save_image
+from PIL import Image
 
 from ganforge.errors import GanforgeError
 
@@ -28,11 +29,36 @@ def write_text_atomic(path: Path, text: str) -> None:
     os.replace(temp_name, path)
 
 
-def image_grid(images: torch.Tensor) -> torch.Tensor:
-    """Images in [-1, 1] -> one grid in [0, 1], about square."""
-    rows = max(1, round(len(images) ** 0.5))
-    return make_grid(images.float().cpu(), nrow=rows, padding=2, normalize=True,
-                     value_range=(-1, 1))
+def to_uint8(images: torch.Tensor) -> torch.Tensor:
+    """Images in [-1, 1] -> uint8 in [0, 255]."""
+    return ((images.detach().float().cpu().clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8)
+
+
+def image_grid(images: torch.Tensor, padding: int = 2) -> np.ndarray:
+    """Images (N, C, H, W) in [-1, 1] -> one about-square uint8 grid (H, W, 3).
+
+    Written here rather than taken from torchvision.utils: importing torchvision costs two
+    seconds on every command.
+    """
+    pixels = to_uint8(images)
+    if pixels.shape[1] == 1:
+        pixels = pixels.expand(-1, 3, -1, -1)
+    count, channels, height, width = pixels.shape
+    columns = max(1, round(count ** 0.5))
+    rows = -(-count // columns)
+    grid = torch.zeros(channels, rows * (height + padding) + padding,
+                       columns * (width + padding) + padding, dtype=torch.uint8)
+    for index, image in enumerate(pixels):
+        top = padding + (index // columns) * (height + padding)
+        left = padding + (index % columns) * (width + padding)
+        grid[:, top:top + height, left:left + width] = image
+    return grid.permute(1, 2, 0).numpy()
+
+
+def save_grid_png(images: torch.Tensor, path: Path) -> np.ndarray:
+    grid = image_grid(images)
+    Image.fromarray(grid).save(path)
+    return grid
 
 
 class RunDir:
@@ -80,10 +106,9 @@ class RunDir:
         return self.samples / f"epoch-{epoch:04d}.png"
 
     def save_grid(self, images: torch.Tensor, epoch: int, step: int) -> Path:
-        grid = image_grid(images)
         path = self.sample_path(epoch)
-        save_image(grid, path)
-        self.board.add_image("samples", grid, step)
+        grid = save_grid_png(images, path)
+        self.board.add_image("samples", grid, step, dataformats="HWC")
         return path
 
     def log_scalars(self, record: dict[str, Any], step: int) -> None:

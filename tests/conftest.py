@@ -1,0 +1,45 @@
+"""Shared fixtures: the repository's MNIST copy, tiny run configs, and a trained tiny run."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from ganforge.cli import main
+
+REPO = Path(__file__).resolve().parents[1]
+MNIST_DIR = REPO / "data" / "mnist"
+
+# A run small enough for tests: 256 images in batches of 32 is 8 steps an epoch.
+TINY = ["--data-dir", str(MNIST_DIR), "--batch-size", "32", "--set", "data.limit=256",
+        "--set", "train.num_samples=16", "--device", "cpu"]
+
+
+@pytest.fixture(autouse=True)
+def offline(monkeypatch):
+    """Tests never download; a missing file must fail at once."""
+    monkeypatch.setenv("GANFORGE_OFFLINE", "1")
+
+
+def train_tiny(out: Path, *extra: str) -> int:
+    return main(["train", *TINY, "--out", str(out), *extra])
+
+
+@pytest.fixture(scope="session")
+def tiny_run(tmp_path_factory) -> Path:
+    """A finished 2-epoch dcgan28 run, shared read-only by the tests that need a checkpoint."""
+    out = tmp_path_factory.mktemp("runs") / "tiny"
+    os.environ["GANFORGE_OFFLINE"] = "1"
+    assert train_tiny(out, "--epochs", "2") == 0
+    return out
+
+
+def run_cli(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
+    """`ganforge ARGS` in a fresh process, as a user would run it."""
+    env = {**os.environ, "GANFORGE_OFFLINE": "1"}
+    return subprocess.run([sys.executable, "-m", "ganforge", *args], capture_output=True,
+                          text=True, cwd=cwd or REPO, env=env, timeout=300)

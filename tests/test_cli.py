@@ -1,0 +1,90 @@
+"""Every bad input: one line naming the problem and the fix, exit 2, no traceback, nothing damaged."""
+
+import gzip
+
+import pytest
+
+from conftest import MNIST_DIR, TINY, run_cli
+
+
+def assert_one_line_error(result, *fragments: str) -> None:
+    assert result.returncode == 2, result.stderr
+    assert "Traceback" not in result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    for fragment in fragments:
+        assert fragment in lines[0], lines[0]
+
+
+def snapshot(folder):
+    return {path: path.read_bytes() for path in sorted(folder.rglob("*")) if path.is_file()}
+
+
+@pytest.mark.parametrize("args, fragments", [
+    (["train", "--preset", "mnist-dcgn"], ["unknown preset 'mnist-dcgn'", "did you mean 'mnist-dcgan'"]),
+    (["train", "--set", "train.lr_d=abc"], ["train.lr_d: expected a number, got 'abc'"]),
+    (["train", "--set", "train.seeed=1"], ["unknown config key 'train.seeed'", "'train.seed'"]),
+    (["train", "--batch-size", "0"], ["train.batch_size must be >= 1"]),
+    (["train", "--set", "data.rotation_degrees=270"], ["between 0 and 180"]),
+    (["train", "--device", "cuda"] if not __import__("torch").cuda.is_available()
+     else ["train", "--device", "mps"], ["is not available here"]),
+    (["train", "--epochs", "x"], ["argument --epochs: invalid int value"]),
+    (["sample", "nowhere.pt", "--out", "x.png"], ["nowhere.pt does not exist"]),
+    (["info", "."], ["is not a ganforge run folder"]),
+])
+def test_bad_arguments(args, fragments, tmp_path):
+    assert_one_line_error(run_cli(*args, cwd=tmp_path), *fragments)
+    assert not any(tmp_path.iterdir()), "a failed command must not write anything"
+
+
+def test_corrupt_data_file_is_named(tmp_path):
+    data_dir = tmp_path / "data"
+    data_dir.mkdir()
+    for source in MNIST_DIR.glob("*.gz"):
+        (data_dir / source.name).write_bytes(source.read_bytes())
+    broken = data_dir / "train-images-idx3-ubyte.gz"
+    broken.write_bytes(gzip.compress(gzip.decompress(broken.read_bytes())[:-100], 1))
+    result = run_cli("train", "--data-dir", str(data_dir), "--out", str(tmp_path / "run"))
+    assert_one_line_error(result, str(broken), "MD5")
+    assert not (tmp_path / "run").exists()
+
+
+def test_non_checkpoint_file_is_refused(tmp_path):
+    fake = tmp_path / "model.pt"
+    fake.write_text("not a checkpoint")
+    assert_one_line_error(run_cli("sample", str(fake), "--out", str(tmp_path / "x.png")),
+                          "is not a readable checkpoint")
+
+
+def test_existing_run_folder_is_not_overwritten(tiny_run, tmp_path):
+    before = snapshot(tiny_run)
+    result = run_cli("train", *TINY, "--out", str(tiny_run))
+    assert_one_line_error(result, "already exists and is not empty", "--resume")
+    assert snapshot(tiny_run) == before
+
+
+def test_checkpoint_of_another_model_is_refused_on_resume(tiny_run):
+    before = snapshot(tiny_run)
+    result = run_cli("train", "--resume", str(tiny_run), "--force", "--set", "model.name=mlp")
+    assert_one_line_error(result, "holds model 'dcgan28'", "'mlp'")
+    assert snapshot(tiny_run) == before
+
+
+def test_resume_with_another_config_names_the_keys(tiny_run):
+    before = snapshot(tiny_run)
+    result = run_cli("train", "--resume", str(tiny_run), "--set", "train.lr_g=1e-3",
+                     "--batch-size", "16")
+    assert_one_line_error(result, "train.batch_size, train.lr_g changed", "--force")
+    assert snapshot(tiny_run) == before
+
+
+def test_presets_and_info(tiny_run):
+    listing = run_cli("presets")
+    assert listing.returncode == 0 and "mnist-dcgan" in listing.stdout and "mnist-mlp" in listing.stdout
+    info = run_cli("info", str(tiny_run))
+    assert info.returncode == 0 and "dcgan28" in info.stdout and '"epoch": 2' in info.stdout
+
+
+def test_module_entry_point_matches_console_script():
+    result = run_cli("--help")
+    assert result.returncode == 0 and "train" in result.stdout and "sample" in result.stdout

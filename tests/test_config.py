@@ -1,0 +1,67 @@
+import pytest
+
+from ganforge.config import (
+    changed_keys,
+    config_from_dict,
+    load_config,
+    parse_override,
+    preset_names,
+    preset_values,
+)
+from ganforge.errors import ConfigError
+
+
+def test_presets_resolve_and_describe_themselves():
+    assert {"mnist-dcgan", "mnist-mlp"} <= set(preset_names())
+    for name in preset_names():
+        assert preset_values(name)["description"]
+        load_config(name)
+
+
+def test_default_is_the_course_recipe():
+    config = load_config()
+    assert (config.model.name, config.model.z_dim, config.train.batch_size) == ("dcgan28", 64, 128)
+    assert config.train.lr_g == config.train.lr_d == 2e-4
+    assert config.train.betas_g == config.train.betas_d == (0.5, 0.99)
+    assert config.data.rotation_degrees == 20
+
+
+def test_overrides_are_typed():
+    config = load_config("mnist-dcgan", overrides=[
+        parse_override("train.lr_g=1e-4"), parse_override("train.betas_d=[0.0, 0.9]"),
+        parse_override("data.hflip=true"), ("train.epochs", 3)])
+    assert config.train.lr_g == 1e-4 and config.train.betas_d == (0.0, 0.9)
+    assert config.data.hflip is True and config.train.epochs == 3
+
+
+@pytest.mark.parametrize("override, message", [
+    ("train.lr=1e-4", r"unknown config key 'train.lr' \(did you mean 'train.lr_g'\?\)"),
+    ("trian.epochs=3", r"unknown config key 'trian' \(did you mean 'train'\?\)"),
+    ("train.epochs=three", "train.epochs: expected a whole number, got 'three'"),
+    ("train.epochs=2.5", "train.epochs: expected a whole number"),
+    ("train.lr_g=-1", r"train.lr_g must be a learning rate in \(0, 1\)"),
+    ("train.batch_size=0", "train.batch_size must be >= 1"),
+    ("data.rotation_degrees=200", "data.rotation_degrees must be between 0 and 180"),
+    ("train.betas_g=[0.5]", "train.betas_g: expected a list of 2 numbers"),
+    ("data.hflip=maybe", "data.hflip: expected true or false"),
+    ("model.name=dcgan", r"unknown model 'dcgan' \(did you mean 'dcgan28'\?\)"),
+    ("loss.name=hinge", "unknown loss 'hinge'"),
+    ("loss.real_label=0.0", "loss.fake_label .* must be below loss.real_label"),
+    ("train.device=tpu", "train.device must be one of"),
+])
+def test_bad_values_fail_with_one_line(override, message):
+    with pytest.raises(ConfigError, match=message) as error:
+        load_config("mnist-dcgan", overrides=[parse_override(override)])
+    assert "\n" not in str(error.value)
+
+
+def test_override_needs_key_and_value():
+    with pytest.raises(ConfigError, match="expected KEY=VALUE"):
+        parse_override("train.epochs")
+
+
+def test_changed_keys_names_only_differences():
+    old = load_config()
+    new = config_from_dict({**old.to_dict(), "train": {**old.to_dict()["train"], "seed": 5}})
+    assert changed_keys(old, new) == ["train.seed"]
+    assert changed_keys(old, old) == []

@@ -1,0 +1,65 @@
+import json
+
+import torch
+
+from conftest import train_tiny
+from ganforge.cli import main
+from ganforge.training import checkpoint
+from ganforge.training.run_dir import RunDir
+
+
+def tensors_equal(left, right) -> bool:
+    """Deep bit-for-bit equality of nested checkpoint structures."""
+    if isinstance(left, torch.Tensor):
+        return isinstance(right, torch.Tensor) and torch.equal(left, right)
+    if isinstance(left, dict):
+        return left.keys() == right.keys() and all(tensors_equal(left[k], right[k]) for k in left)
+    if isinstance(left, (list, tuple)):
+        return len(left) == len(right) and all(map(tensors_equal, left, right))
+    return left == right
+
+
+def test_run_folder_contents(tiny_run):
+    run_dir = RunDir(tiny_run)
+    records = run_dir.read_metrics()
+    assert [r["epoch"] for r in records] == [1, 2] and all(r["complete"] for r in records)
+    for key in ("loss_d", "loss_g", "d_real", "d_fake", "acc_real", "acc_fake", "images_per_s"):
+        assert all(isinstance(r[key], float) for r in records)
+    assert all(0 <= r["d_real"] <= 1 and 0 <= r["acc_fake"] <= 1 for r in records)
+    assert run_dir.sample_path(1).is_file() and run_dir.sample_path(2).is_file()
+    assert list(run_dir.tensorboard_dir.glob("events.out.tfevents.*"))
+    state = checkpoint.load(run_dir.last_checkpoint)
+    assert state["step"] == 16 and state["generator"]["name"] == "dcgan28"
+    assert state["generator"]["kwargs"] == {"z_dim": 64, "channels": 1, "image_size": 28}
+    assert state["config"]["train"]["batch_size"] == 32
+
+
+def test_resume_gives_the_same_result_as_one_run(tmp_path):
+    assert train_tiny(tmp_path / "whole", "--epochs", "2") == 0
+    assert train_tiny(tmp_path / "split", "--epochs", "2", "--max-steps", "5") == 0
+    assert checkpoint.load(tmp_path / "split/checkpoints/last.pt")["step"] == 5
+    assert main(["train", "--resume", str(tmp_path / "split"), "--max-steps", "0"]) == 0
+
+    whole = checkpoint.load(tmp_path / "whole/checkpoints/last.pt")
+    split = checkpoint.load(tmp_path / "split/checkpoints/last.pt")
+    for key in ("generator", "discriminator", "optimizer_g", "optimizer_d", "rng", "step"):
+        assert tensors_equal(whole[key], split[key]), key
+    whole_records = RunDir(tmp_path / "whole").read_metrics()
+    split_records = [r for r in RunDir(tmp_path / "split").read_metrics() if r["complete"]]
+    for left, right in zip(whole_records, split_records, strict=True):
+        assert left["loss_d"] == right["loss_d"] and left["loss_g"] == right["loss_g"]
+
+
+def test_resuming_a_finished_run_does_nothing(tiny_run, capsys):
+    before = (tiny_run / "checkpoints/last.pt").read_bytes()
+    assert main(["train", "--resume", str(tiny_run)]) == 0
+    assert "already finished" in capsys.readouterr().out
+    assert (tiny_run / "checkpoints/last.pt").read_bytes() == before
+
+
+def test_config_is_written_before_training(tmp_path):
+    out = tmp_path / "run"
+    assert train_tiny(out, "--max-steps", "1", "--set", "train.lr_g=1e-4") == 0
+    assert "lr_g: 0.0001" in (out / "config.yaml").read_text()
+    record = json.loads((out / "metrics.jsonl").read_text().splitlines()[0])
+    assert record["complete"] is False and record["step"] == 1
