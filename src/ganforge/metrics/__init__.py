@@ -1,0 +1,1 @@
+"""Quality metrics: feature networks, a registry of metrics, evaluate()."""
