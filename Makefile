@@ -22,7 +22,7 @@ demo: install
 	$(BIN)/ganforge sample $$run --n 100 --out $$run/demo-samples.png
 
 lint: install
-	$(BIN)/ruff check src tests
+	$(BIN)/ruff check src tests benchmarks
 
 test: lint
 	$(BIN)/python -m pytest

@@ -20,9 +20,10 @@ TINY = ["--data-dir", str(MNIST_DIR), "--batch-size", "32", "--set", "data.limit
 
 
 @pytest.fixture(autouse=True)
-def offline(monkeypatch):
-    """Tests never download; a missing file must fail at once."""
+def offline(monkeypatch, tmp_path_factory):
+    """Tests never download (a missing file must fail at once) and keep caches to themselves."""
     monkeypatch.setenv("GANFORGE_OFFLINE", "1")
+    monkeypatch.setenv("GANFORGE_CACHE", str(tmp_path_factory.getbasetemp() / "cache"))
 
 
 def train_tiny(out: Path, *extra: str) -> int:
@@ -40,6 +41,6 @@ def tiny_run(tmp_path_factory) -> Path:
 
 def run_cli(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
     """`ganforge ARGS` in a fresh process, as a user would run it."""
-    env = {**os.environ, "GANFORGE_OFFLINE": "1"}
+    env = {**os.environ}
     return subprocess.run([sys.executable, "-m", "ganforge", *args], capture_output=True,
                           text=True, cwd=cwd or REPO, env=env, timeout=300)

@@ -63,3 +63,14 @@ def test_config_is_written_before_training(tmp_path):
     assert "lr_g: 0.0001" in (out / "config.yaml").read_text()
     record = json.loads((out / "metrics.jsonl").read_text().splitlines()[0])
     assert record["complete"] is False and record["step"] == 1
+
+
+def test_periodic_fid_keeps_the_best_checkpoint(tmp_path):
+    out = tmp_path / "run"
+    assert train_tiny(out, "--epochs", "2", "--set", "train.eval_every=1",
+                      "--set", "train.eval_samples=200") == 0
+    evals = [r for r in RunDir(out).read_metrics() if r["event"] == "eval"]
+    assert [r["epoch"] for r in evals] == [1, 2] and evals[0]["best"] is True
+    best = checkpoint.load(out / "checkpoints/best.pt")
+    assert best["best_fid"] == min(r["fid"] for r in evals)
+    assert checkpoint.load(out / "checkpoints/last.pt")["best_fid"] == best["best_fid"]

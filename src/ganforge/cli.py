@@ -105,6 +105,58 @@ def cmd_sample(args: argparse.Namespace) -> int:
     return 0
 
 
+def _images_to_score(args: argparse.Namespace) -> tuple:
+    """(images in [-1, 1], dataset name, run folder or None) for `evaluate`."""
+    from ganforge.metrics.images import load_array, load_folder
+    from ganforge.sampling import checkpoint_path, generate, load_generator
+    from ganforge.training import checkpoint
+    from ganforge.training.run_dir import RunDir
+
+    source: Path = args.source
+    if source.suffix in (".npy", ".npz"):
+        return load_array(source), args.dataset or "mnist", None
+    if source.is_dir() and not RunDir(source).exists():
+        return load_folder(source), args.dataset or "mnist", None
+    path = checkpoint_path(source)
+    dataset = args.dataset or checkpoint.load(path)["config"]["data"]["name"]
+    images = generate(load_generator(path), args.n, seed=args.seed)
+    return images, dataset, RunDir(source) if source.is_dir() else None
+
+
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    from ganforge.metrics import DEFAULT_METRICS, evaluate, real_images
+
+    metrics = tuple(name.strip() for name in args.metrics.split(",")) if args.metrics \
+        else DEFAULT_METRICS
+    if args.n < 2:
+        raise ConfigError(f"--n must be at least 2, got {args.n}")
+    if args.real:
+        dataset, run_dir = args.dataset or "mnist", None
+        images = real_images(dataset, "train", args.n, args.data_dir)
+        label = f"real {dataset} train subset vs {args.ref}"
+    elif args.source is None:
+        raise ConfigError("evaluate needs a SOURCE (run folder, checkpoint, .npy/.npz, folder of "
+                          "PNGs) or --real")
+    else:
+        images, dataset, run_dir = _images_to_score(args)
+        label = str(args.source)
+    results = evaluate(images, dataset, metrics, ref=args.ref, seed=args.seed,
+                       data_dir=args.data_dir)
+    if run_dir is not None:
+        record = {"event": "eval", "ref": args.ref, **results}
+        run_dir.append_metrics(record)
+        (run_dir.root / "eval.json").write_text(json.dumps(record, indent=2) + "\n")
+    if args.json:
+        print(json.dumps(results))
+    else:
+        print(f"{label}: {results['samples']} samples against {dataset} {args.ref}")
+        for name, value in results.items():
+            if name != "samples":
+                shown = f"{value:.5g}" if isinstance(value, float) else value
+                print(f"  {name:16s} {shown}")
+    return 0
+
+
 def cmd_presets(args: argparse.Namespace) -> int:
     from ganforge.config import preset_names, preset_values
 
@@ -179,6 +231,23 @@ def build_parser() -> Parser:
 
     presets = commands.add_parser("presets", help="list presets")
     presets.set_defaults(handler=cmd_presets)
+
+    evaluate = commands.add_parser("evaluate", help="measure quality: FID, KID, precision/recall...")
+    evaluate.add_argument("source", type=Path, nargs="?",
+                          help="a run folder, checkpoint, .npy/.npz array or folder of PNGs")
+    evaluate.add_argument("--n", type=int, default=10_000, help="samples to draw (default 10000)")
+    evaluate.add_argument("--ref", choices=["test", "train"], default="test",
+                          help="real split to compare with (default test)")
+    evaluate.add_argument("--metrics", help="comma-separated, default fid,kid,pr,dc,cs,classes; "
+                          "also memorization")
+    evaluate.add_argument("--dataset", choices=["mnist", "fashion-mnist"],
+                          help="for arrays and folders (default mnist); runs know their own")
+    evaluate.add_argument("--real", action="store_true",
+                          help="score a real train subset: the floor every number is read against")
+    evaluate.add_argument("--seed", type=int, default=0)
+    evaluate.add_argument("--data-dir")
+    evaluate.add_argument("--json", action="store_true", help="print one JSON object")
+    evaluate.set_defaults(handler=cmd_evaluate)
 
     classifier = commands.add_parser(
         "train-classifier", help="train the digit classifier behind the offline metrics")

@@ -52,6 +52,8 @@ class TrainConfig:
     device: str = "auto"
     num_samples: int = 64  # images in the fixed-noise grid written after every epoch
     log_every: int = 50  # steps between progress-bar loss updates (each one syncs the device)
+    eval_every: int = 0  # epochs between FID evaluations that keep checkpoints/best.pt (0: off)
+    eval_samples: int = 5000  # generated images per evaluation during training
 
 
 @dataclass
@@ -284,6 +286,8 @@ def validate(config: Config) -> None:
              f"train.device must be one of {', '.join(DEVICES)}, got {train.device!r}")
     _require(train.num_samples >= 1, f"train.num_samples must be >= 1, got {train.num_samples}")
     _require(train.log_every >= 1, f"train.log_every must be >= 1, got {train.log_every}")
+    _require(train.eval_every >= 0, f"train.eval_every must be >= 0 (0: off), got {train.eval_every}")
+    _require(train.eval_samples >= 2, f"train.eval_samples must be >= 2, got {train.eval_samples}")
 
 
 def dump_yaml(config: Config) -> str:

@@ -78,6 +78,7 @@ class Session:
     gan: Gan
     generator_spec: dict[str, Any]  # name + constructor arguments: enough to rebuild G alone
     fixed_noise: torch.Tensor
+    best_fid: float = math.inf
 
     @property
     def total_steps(self) -> int:
@@ -131,6 +132,7 @@ def checkpoint_state(session: Session, step: int, epoch_stats: torch.Tensor) -> 
         "optimizer_g": gan.optimizer_g.state_dict(),
         "optimizer_d": gan.optimizer_d.state_dict(),
         "rng": rng_state(),
+        "best_fid": session.best_fid,
     }
 
 
@@ -154,6 +156,7 @@ def restore(session: Session, state: dict[str, Any], source: str) -> tuple[int, 
             "resume with the run's own config"
         ) from None
     restore_rng(state["rng"])
+    session.best_fid = state["best_fid"]
     return state["step"], state["epoch_stats"].to(session.device)
 
 
@@ -215,8 +218,8 @@ def train(session: Session, run_dir: RunDir, step: int = 0,
         }
         if record["complete"]:
             epoch_stats.zero_()
-        _end_of_segment(session, run_dir, record, step, epoch_stats)
         log(_epoch_line(record, config.train.epochs))
+        _end_of_segment(session, run_dir, record, step, epoch_stats)
     run_dir.close()
     return step
 
@@ -232,7 +235,37 @@ def _end_of_segment(session: Session, run_dir: RunDir, record: dict[str, Any], s
     run_dir.append_metrics(record)
     run_dir.log_scalars(record, step)
     run_dir.save_grid(samples, record["epoch"], step)
-    checkpoint.save(checkpoint_state(session, step, epoch_stats), run_dir.last_checkpoint)
+    state = checkpoint_state(session, step, epoch_stats)
+    checkpoint.save(state, run_dir.last_checkpoint)
+    eval_every = session.config.train.eval_every
+    if eval_every and record["complete"] and (record["epoch"] % eval_every == 0
+                                              or step == session.total_steps):
+        _evaluate(session, run_dir, record, step, state)
+
+
+def _evaluate(session: Session, run_dir: RunDir, record: dict[str, Any], step: int,
+              state: dict[str, Any]) -> None:
+    """FID of fresh samples; the best generator so far is kept as checkpoints/best.pt."""
+    # Imported here: only runs that evaluate need the feature network.
+    from ganforge.metrics import evaluate
+    from ganforge.sampling import generate
+
+    config, generator = session.config, session.gan.generator
+    generator.eval()
+    images = generate(generator, config.train.eval_samples, seed=config.train.seed + 1)
+    generator.train()
+    fid = evaluate(images, config.data.name, ("fid",))["fid"]
+    improved = fid < session.best_fid
+    if improved:
+        session.best_fid = state["best_fid"] = fid
+        checkpoint.save(state, run_dir.checkpoints / "best.pt")
+        checkpoint.save(state, run_dir.last_checkpoint)  # so a resume knows the new best
+    eval_record = {"event": "eval", "epoch": record["epoch"], "step": step, "fid": fid,
+                   "best": improved}
+    run_dir.append_metrics(eval_record)
+    run_dir.log_scalars({"eval/fid": fid}, step)
+    tqdm.write(f"  FID {fid:.3f} on {config.train.eval_samples} samples"
+               f"{' (best so far: checkpoints/best.pt)' if improved else ''}")
 
 
 def start(session: Session, run_dir: RunDir) -> None:

@@ -1,0 +1,28 @@
+"""Predicted-class histogram: mode collapse made visible."""
+
+from __future__ import annotations
+
+import torch
+
+from ganforge.metrics.base import METRICS, MetricInputs
+
+COVERED_SHARE = 0.02
+
+
+def class_histogram(probabilities: torch.Tensor) -> torch.Tensor:
+    """Share of samples predicted as each class."""
+    counts = torch.bincount(probabilities.argmax(dim=1), minlength=probabilities.shape[1])
+    return counts.double() / len(probabilities)
+
+
+@METRICS.register("classes")
+def classes(inputs: MetricInputs) -> dict[str, float]:
+    histogram = class_histogram(inputs.generated.probabilities)
+    count = len(inputs.generated.probabilities)
+    counts = histogram * count
+    return {
+        "classes_covered": int((histogram >= COVERED_SHARE).sum()),
+        # An empty class counts as one sample, so the ratio stays finite (and large).
+        "class_ratio": float(counts.max() / counts.min().clamp_min(1)),
+        "class_histogram": [round(float(share), 4) for share in histogram],
+    }

@@ -1,0 +1,19 @@
+"""Classifier score: the Inception Score's formula with the digit classifier; at most 10."""
+
+from __future__ import annotations
+
+import torch
+
+from ganforge.metrics.base import METRICS, MetricInputs
+
+
+def classifier_score(probabilities: torch.Tensor) -> float:
+    """exp E_x[KL(p(y|x) || p(y))]: high when each image is confidently one class and all occur."""
+    p = probabilities.double().clamp_min(1e-12)
+    marginal = p.mean(dim=0, keepdim=True)
+    return float(torch.exp((p * (p.log() - marginal.log())).sum(dim=1).mean()))
+
+
+@METRICS.register("cs")
+def cs(inputs: MetricInputs) -> dict[str, float]:
+    return {"cs": classifier_score(inputs.generated.probabilities)}
