@@ -50,6 +50,7 @@ class TrainConfig:
     betas_g: tuple[float, float] = (0.5, 0.999)
     betas_d: tuple[float, float] = (0.5, 0.999)
     device: str = "auto"
+    channels_last: bool = True  # NHWC memory for G and D: faster convolutions on CPU and GPU
     num_samples: int = 64  # images in the fixed-noise grid written after every epoch
     log_every: int = 50  # steps between progress-bar loss updates (each one syncs the device)
     eval_every: int = 0  # epochs between FID evaluations that keep checkpoints/best.pt (0: off)

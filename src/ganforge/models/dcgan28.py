@@ -2,11 +2,11 @@
 
 from torch import nn
 
-from ganforge.models.layers import dcgan_init
+from ganforge.models.layers import ConvTranspose2d, dcgan_init
 
 
 def _up(in_channels: int, out_channels: int, kernel: int, stride: int) -> list[nn.Module]:
-    return [nn.ConvTranspose2d(in_channels, out_channels, kernel, stride, bias=False),
+    return [ConvTranspose2d(in_channels, out_channels, kernel, stride, bias=False),
             nn.BatchNorm2d(out_channels), nn.ReLU(inplace=True)]
 
 
@@ -25,7 +25,7 @@ class Generator(nn.Module):
             *_up(z_dim, 256, 3, 2),
             *_up(256, 128, 4, 1),
             *_up(128, 64, 3, 2),
-            nn.ConvTranspose2d(64, channels, 4, 2),
+            ConvTranspose2d(64, channels, 4, 2),
             nn.Tanh(),
         )
         self.apply(dcgan_init)

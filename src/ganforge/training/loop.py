@@ -107,6 +107,9 @@ def prepare(config: Config) -> Session:
     generator = build_generator(model.name, **generator_spec["kwargs"]).to(device)
     discriminator = build_discriminator(
         model.name, channels=dataset.channels, image_size=dataset.image_size).to(device)
+    if train.channels_last:
+        generator.to(memory_format=torch.channels_last)
+        discriminator.to(memory_format=torch.channels_last)
     gan = Gan(
         generator, discriminator,
         torch.optim.Adam(generator.parameters(), lr=train.lr_g, betas=train.betas_g),

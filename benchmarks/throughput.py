@@ -1,0 +1,141 @@
+"""Training throughput: ganforge's step against a faithful reimplementation of the notebook loop.
+
+    python benchmarks/throughput.py [--steps 60] [--warmup 10] [--device cpu] [--preset mnist-dcgan]
+
+Both sides train the same model at the same batch size on the same device, after warm-up, in
+one process. The notebook side is the course notebook's loop as written: a torchvision
+DataLoader applying PIL RandomRotation + ToTensor image by image, G run forward twice per
+iteration, and a D step on the non-detached fake (so G's graph is backpropagated twice), with
+`.item()` every step.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+
+import torch
+import torch.nn.functional as F
+from PIL import Image
+from torch.utils.data import DataLoader, Dataset
+from torchvision import transforms
+
+from ganforge.config import load_config
+from ganforge.models.layers import with_plain_layers
+from ganforge.training.loop import prepare
+from ganforge.training.steps import train_step
+
+
+class PilMnist(Dataset):
+    """MNIST as PIL images through a per-image transform, as torchvision's MNIST class serves it."""
+
+    def __init__(self, images: torch.Tensor, rotation: float):
+        self.images = images[:, 0].cpu().numpy()
+        self.transform = transforms.Compose([transforms.RandomRotation(rotation),
+                                             transforms.ToTensor()])
+
+    def __len__(self) -> int:
+        return len(self.images)
+
+    def __getitem__(self, index: int):
+        return self.transform(Image.fromarray(self.images[index], mode="L")), 0
+
+
+def notebook_steps(session):
+    """One iteration of the notebook's loop, as a function; PyTorch's own layers throughout."""
+    config, gan = session.config, session.gan
+    generator, discriminator = with_plain_layers(gan.generator), gan.discriminator
+    discriminator.requires_grad_(True)
+    loader = DataLoader(PilMnist(session.batches.images, config.data.rotation_degrees),
+                        batch_size=config.train.batch_size, shuffle=True, drop_last=True)
+    batches = iter(loader)
+
+    def one_step():
+        real, _ = next(batches)
+        real = real.to(session.device)
+        batch = len(real)
+        noise = torch.randn(batch, config.model.z_dim, device=session.device)
+        fake = generator(noise)
+        fake_logits, real_logits = discriminator(fake), discriminator(real)
+        loss_d = (F.binary_cross_entropy_with_logits(fake_logits, torch.zeros_like(fake_logits))
+                  + F.binary_cross_entropy_with_logits(real_logits, torch.ones_like(real_logits))) / 2
+        gan.optimizer_d.zero_grad()
+        loss_d.backward(retain_graph=True)
+        gan.optimizer_d.step()
+        gan.optimizer_g.zero_grad()
+        fake = generator(torch.randn(batch, config.model.z_dim, device=session.device))
+        fake_logits = discriminator(fake)
+        loss_g = F.binary_cross_entropy_with_logits(fake_logits, torch.ones_like(fake_logits))
+        loss_g.backward()
+        gan.optimizer_g.step()
+        return loss_d.item(), loss_g.item()
+
+    return one_step
+
+
+def ganforge_steps(session):
+    config, gan = session.config, session.gan
+    batches = session.batches
+
+    def iterate():
+        epoch = 0
+        while True:
+            yield from batches.epoch(epoch)
+            epoch += 1
+
+    stream = iterate()
+    stats = torch.zeros(6, device=session.device)
+
+    def one_step():
+        real_images, _ = next(stream)
+        z = torch.randn(config.train.batch_size, config.model.z_dim, device=session.device)
+        stats.add_(train_step(gan, real_images, z))
+
+    return one_step
+
+
+def images_per_second(one_step, steps: int, batch: int, device: torch.device) -> float:
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+    started = time.perf_counter()
+    for _ in range(steps):
+        one_step()
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+    return steps * batch / (time.perf_counter() - started)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--preset", action="append", help="default: mnist-dcgan and mnist-mlp")
+    parser.add_argument("--steps", type=int, default=30, help="steps per timed round")
+    parser.add_argument("--rounds", type=int, default=5,
+                        help="alternating rounds per side; the median is reported")
+    parser.add_argument("--warmup", type=int, default=5)
+    parser.add_argument("--device", default="cpu")
+    args = parser.parse_args()
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, device {args.device}")
+    for preset in args.preset or ["mnist-dcgan", "mnist-mlp"]:
+        device = ("train.device", args.device)
+        # The notebook used PyTorch's default (contiguous) memory format.
+        reference_session = prepare(load_config(preset, overrides=[
+            device, ("train.channels_last", False)]))
+        session = prepare(load_config(preset, overrides=[device]))
+        batch = session.config.train.batch_size
+        sides = {"notebook": notebook_steps(reference_session), "ganforge": ganforge_steps(session)}
+        rates: dict[str, list[float]] = {name: [] for name in sides}
+        for one_step in sides.values():
+            for _ in range(args.warmup):
+                one_step()
+        for _ in range(args.rounds):
+            for name, one_step in sides.items():
+                rates[name].append(images_per_second(one_step, args.steps, batch, session.device))
+        reference, ours = statistics.median(rates["notebook"]), statistics.median(rates["ganforge"])
+        print(f"{preset:14s} batch {batch:4d}  notebook loop {reference:8.0f} img/s  "
+              f"ganforge {ours:8.0f} img/s  ratio {ours / reference:5.2f}x  "
+              f"(medians of {args.rounds} alternating rounds of {args.steps} steps)")
+
+
+if __name__ == "__main__":
+    main()
