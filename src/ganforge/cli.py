@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import signal
 import sys
 import time
 from pathlib import Path
@@ -51,8 +52,17 @@ def cmd_train(args: argparse.Namespace) -> int:
     run_dir = RunDir(args.out or Path("runs") / f"{name}-{time.strftime('%Y%m%d-%H%M%S')}")
     start(session, run_dir)
     print(f"ganforge: training {config.model.name} on {config.data.name} "
-          f"({session.total_steps} steps on {session.device}); run folder {run_dir.root}")
-    train(session, run_dir)
+          f"({session.total_steps} steps on {session.device}); run folder {run_dir.root}", flush=True)
+    return _finish(train(session, run_dir), run_dir)
+
+
+def _finish(outcome, run_dir) -> int:
+    """The closing line of a training command, and its exit code (128 + signal when stopped)."""
+    if outcome.signal_number is not None:
+        name = signal.Signals(outcome.signal_number).name
+        print(f"ganforge: stopped by {name} at step {outcome.step} with a checkpoint; continue "
+              f"with: ganforge train --resume {run_dir.root}", file=sys.stderr)
+        return 128 + outcome.signal_number
     print(f"ganforge: done; samples in {run_dir.samples}, checkpoint {run_dir.last_checkpoint}")
     return 0
 
@@ -88,11 +98,11 @@ def _resume(args: argparse.Namespace) -> int:
     if run_dir.last_checkpoint.is_file():  # a run killed before its first checkpoint restarts
         state = checkpoint.load(run_dir.last_checkpoint)
         step, epoch_stats = restore(session, state, str(run_dir.last_checkpoint))
+    run_dir.make_folders()
     if config != saved:
         run_dir.write_config(dump_yaml(config))
-    print(f"ganforge: resuming {run_dir.root} at step {step} of {session.total_steps}")
-    train(session, run_dir, step, epoch_stats)
-    return 0
+    print(f"ganforge: resuming {run_dir.root} at step {step} of {session.total_steps}", flush=True)
+    return _finish(train(session, run_dir, step, epoch_stats), run_dir)
 
 
 def cmd_sample(args: argparse.Namespace) -> int:
@@ -271,7 +281,7 @@ def main(argv: list[str] | None = None) -> int:
         return args.handler(args)
     except GanforgeError as error:
         print(f"ganforge: error: {error}", file=sys.stderr)
-        return 2
+        return error.exit_code
     except KeyboardInterrupt:
         print("ganforge: interrupted", file=sys.stderr)
         return 130

@@ -53,6 +53,9 @@ class TrainConfig:
     channels_last: bool = True  # NHWC memory for G and D: faster convolutions on CPU and GPU
     num_samples: int = 64  # images in the fixed-noise grid written after every epoch
     log_every: int = 50  # steps between progress-bar loss updates (each one syncs the device)
+    checkpoint_every: int = 0  # steps between mid-epoch checkpoints (0: at epoch ends only)
+    on_nan: str = "stop"  # a NaN/Inf loss: "stop", or "rollback" to the last checkpoint, lr halved
+    max_rollbacks: int = 3
     eval_every: int = 0  # epochs between FID evaluations that keep checkpoints/best.pt (0: off)
     eval_samples: int = 5000  # generated images per evaluation during training
 
@@ -287,6 +290,11 @@ def validate(config: Config) -> None:
              f"train.device must be one of {', '.join(DEVICES)}, got {train.device!r}")
     _require(train.num_samples >= 1, f"train.num_samples must be >= 1, got {train.num_samples}")
     _require(train.log_every >= 1, f"train.log_every must be >= 1, got {train.log_every}")
+    _require(train.checkpoint_every >= 0,
+             f"train.checkpoint_every must be >= 0 (0: epoch ends only), got {train.checkpoint_every}")
+    _require(train.on_nan in ("stop", "rollback"),
+             f"train.on_nan must be 'stop' or 'rollback', got {train.on_nan!r}")
+    _require(train.max_rollbacks >= 0, f"train.max_rollbacks must be >= 0, got {train.max_rollbacks}")
     _require(train.eval_every >= 0, f"train.eval_every must be >= 0 (0: off), got {train.eval_every}")
     _require(train.eval_samples >= 2, f"train.eval_samples must be >= 2, got {train.eval_samples}")
 

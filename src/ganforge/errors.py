@@ -4,6 +4,8 @@
 class GanforgeError(Exception):
     """A problem with the user's input: the message names it and says how to fix it."""
 
+    exit_code = 2
+
 
 class ConfigError(GanforgeError):
     """An invalid configuration: unknown key, wrong type, out-of-range or contradictory value."""
@@ -15,3 +17,9 @@ class DataError(GanforgeError):
 
 class CheckpointError(GanforgeError):
     """A file that is not a usable ganforge checkpoint."""
+
+
+class TrainingDiverged(GanforgeError):
+    """A loss became NaN or Inf; the last good checkpoint is kept. Exit code 3."""
+
+    exit_code = 3

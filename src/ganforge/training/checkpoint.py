@@ -11,6 +11,7 @@ from typing import Any
 
 import torch
 
+import ganforge
 from ganforge.errors import CheckpointError
 
 FORMAT = 1
@@ -55,6 +56,16 @@ def load(path: Path) -> dict[str, Any]:
             f"{path} is not a readable checkpoint (truncated or corrupt?); "
             "use another checkpoint, e.g. checkpoints/last.pt of the run"
         ) from None
-    if not isinstance(state, dict) or state.get("format") != FORMAT or "generator" not in state:
+    if not isinstance(state, dict) or "generator" not in state or "format" not in state:
         raise CheckpointError(f"{path} is not a ganforge checkpoint; pass one written by ganforge")
+    written_by = str(state.get("ganforge_version", "0"))
+    if state["format"] > FORMAT or _version(written_by) > _version(ganforge.__version__):
+        raise CheckpointError(
+            f"{path} was written by ganforge {written_by}, newer than this ganforge "
+            f"{ganforge.__version__}; upgrade ganforge to load it"
+        )
     return state
+
+
+def _version(text: str) -> tuple[int, ...]:
+    return tuple(int(part) for part in text.split(".") if part.isdigit())

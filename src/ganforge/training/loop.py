@@ -17,11 +17,12 @@ import ganforge
 from ganforge.config import Config, dump_yaml
 from ganforge.data.loader import DeviceBatches
 from ganforge.data.sources import DATASETS, load_split
-from ganforge.errors import CheckpointError, ConfigError, GanforgeError
+from ganforge.errors import CheckpointError, ConfigError, GanforgeError, TrainingDiverged
 from ganforge.losses import LOSSES
 from ganforge.models import build_discriminator, build_generator
 from ganforge.training import checkpoint
 from ganforge.training.run_dir import RunDir
+from ganforge.training.signals import StopRequests
 from ganforge.training.steps import STAT_NAMES, Gan, train_step
 
 
@@ -79,6 +80,7 @@ class Session:
     generator_spec: dict[str, Any]  # name + constructor arguments: enough to rebuild G alone
     fixed_noise: torch.Tensor
     best_fid: float = math.inf
+    rollbacks: int = 0  # NaN rollbacks so far; each halves the learning rates
 
     @property
     def total_steps(self) -> int:
@@ -136,6 +138,7 @@ def checkpoint_state(session: Session, step: int, epoch_stats: torch.Tensor) -> 
         "optimizer_d": gan.optimizer_d.state_dict(),
         "rng": rng_state(),
         "best_fid": session.best_fid,
+        "rollbacks": session.rollbacks,
     }
 
 
@@ -160,6 +163,8 @@ def restore(session: Session, state: dict[str, Any], source: str) -> tuple[int, 
         ) from None
     restore_rng(state["rng"])
     session.best_fid = state["best_fid"]
+    session.rollbacks = state["rollbacks"]
+    _apply_lr_scale(session)
     return state["step"], state["epoch_stats"].to(session.device)
 
 
@@ -174,57 +179,128 @@ def _epoch_line(record: dict[str, Any], epochs: int) -> str:
     )
 
 
+@dataclass
+class Outcome:
+    step: int
+    signal_number: int | None = None  # set when SIGINT/SIGTERM stopped the run early
+
+
+def _finite(stats: torch.Tensor) -> bool:
+    return bool(torch.isfinite(stats).all())
+
+
+def _save(session: Session, run_dir: RunDir, step: int, epoch_stats: torch.Tensor) -> dict:
+    """Write last.pt; a full disk or unwritable folder stops the run, keeping the old file."""
+    state = checkpoint_state(session, step, epoch_stats)
+    try:
+        checkpoint.save(state, run_dir.last_checkpoint)
+    except OSError as error:
+        raise GanforgeError(
+            f"cannot write checkpoint in {run_dir.checkpoints} ({error.strerror}); the last good "
+            f"checkpoint is kept; free space and continue with: ganforge train --resume {run_dir.root}"
+        ) from None
+    return state
+
+
+def _rollback(session: Session, run_dir: RunDir, bad_step: int, log) -> tuple[int, torch.Tensor]:
+    """Reload the last checkpoint with the learning rates halved once more."""
+    state = checkpoint.load(run_dir.last_checkpoint)
+    rollbacks = session.rollbacks + 1
+    step, epoch_stats = restore(session, state, str(run_dir.last_checkpoint))
+    session.rollbacks = rollbacks
+    _apply_lr_scale(session)
+    run_dir.append_metrics({"event": "rollback", "step": bad_step, "to_step": step,
+                            "lr_scale": 0.5 ** rollbacks})
+    log(f"ganforge: loss became NaN/Inf at step {bad_step}; rolled back to step {step} with "
+        f"learning rates x{0.5 ** rollbacks:g} (rollback {rollbacks} of "
+        f"{session.config.train.max_rollbacks})")
+    return step, epoch_stats
+
+
+def _apply_lr_scale(session: Session) -> None:
+    train = session.config.train
+    scale = 0.5 ** session.rollbacks
+    for optimizer, lr in ((session.gan.optimizer_g, train.lr_g), (session.gan.optimizer_d, train.lr_d)):
+        for group in optimizer.param_groups:
+            group["lr"] = lr * scale
+
+
 def train(session: Session, run_dir: RunDir, step: int = 0,
-          epoch_stats: torch.Tensor | None = None, log: Callable[[str], None] = tqdm.write) -> int:
-    """Train from `step` (0, or where `restore` left the session); returns the final step."""
+          epoch_stats: torch.Tensor | None = None, log: Callable[[str], None] = tqdm.write) -> Outcome:
+    """Train from `step` (0, or where `restore` left the session) until done, out of time or
+    stopped by a signal; every way out leaves a complete checkpoint."""
     config, gan, batches = session.config, session.gan, session.batches
+    train_config = config.train
     steps_per_epoch, total_steps = batches.steps_per_epoch, session.total_steps
     if epoch_stats is None:
         epoch_stats = torch.zeros(len(STAT_NAMES), device=session.device)
     if step >= total_steps:
         log(f"{run_dir.root} has already finished its {total_steps} steps; nothing to do "
             "(raise --epochs or --max-steps to train further)")
-        return step
+        return Outcome(step)
 
-    deadline = time.monotonic() + 60 * config.train.max_minutes if config.train.max_minutes \
+    deadline = time.monotonic() + 60 * train_config.max_minutes if train_config.max_minutes \
         else math.inf
+    # Checking for NaN reads the stats back from the device: free on the CPU, so every step
+    # there; once per log interval on accelerators.
+    check_every = 1 if session.device.type == "cpu" else train_config.log_every
     gan.generator.train()
     gan.discriminator.train()
-    batch_size, z_dim = config.train.batch_size, config.model.z_dim
+    batch_size, z_dim = train_config.batch_size, config.model.z_dim
     out_of_time = False
-    while step < total_steps and not out_of_time:
-        epoch, start = divmod(step, steps_per_epoch)
-        segment_start_step, started = step, time.perf_counter()
-        bar = tqdm(total=steps_per_epoch, initial=start, desc=f"epoch {epoch + 1}",
-                   leave=False, dynamic_ncols=True, disable=None)
-        for real_images, _labels in batches.epoch(epoch, start):
-            z = torch.randn(batch_size, z_dim, device=session.device)
-            epoch_stats += train_step(gan, real_images, z)
-            step += 1
-            bar.update()
-            if step % config.train.log_every == 0 and not bar.disable:
-                loss_d, loss_g = (epoch_stats[:2] / (step - epoch * steps_per_epoch)).tolist()
-                bar.set_postfix_str(f"loss D {loss_d:.3f}  loss G {loss_g:.3f}")
-            out_of_time = time.monotonic() >= deadline
-            if step >= total_steps or out_of_time:
-                break
-        bar.close()
-        seconds = time.perf_counter() - started
-        steps_in_epoch = step - epoch * steps_per_epoch
-        averages = (epoch_stats / steps_in_epoch).tolist()
-        record = {
-            "event": "epoch", "epoch": epoch + 1, "step": step,
-            "complete": steps_in_epoch == steps_per_epoch,
-            **dict(zip(STAT_NAMES, averages)),
-            "images_per_s": (step - segment_start_step) * batch_size / seconds,
-            "seconds": seconds,
-        }
-        if record["complete"]:
-            epoch_stats.zero_()
-        log(_epoch_line(record, config.train.epochs))
-        _end_of_segment(session, run_dir, record, step, epoch_stats)
+    with StopRequests() as stop:
+        while step < total_steps and not out_of_time and stop.signal_number is None:
+            epoch, start = divmod(step, steps_per_epoch)
+            segment_start_step, started = step, time.perf_counter()
+            bar = tqdm(total=steps_per_epoch, initial=start, desc=f"epoch {epoch + 1}",
+                       leave=False, dynamic_ncols=True, disable=None)
+            rolled_back = False
+            for real_images, _labels in batches.epoch(epoch, start):
+                z = torch.randn(batch_size, z_dim, device=session.device)
+                epoch_stats += train_step(gan, real_images, z)
+                step += 1
+                bar.update()
+                if step % check_every == 0 and not _finite(epoch_stats):
+                    if (train_config.on_nan == "rollback" and run_dir.last_checkpoint.is_file()
+                            and session.rollbacks < train_config.max_rollbacks):
+                        step, epoch_stats = _rollback(session, run_dir, step, log)
+                        rolled_back = True
+                        break
+                    run_dir.append_metrics({"event": "diverged", "step": step})
+                    kept = f"checkpoint {run_dir.last_checkpoint} is kept" \
+                        if run_dir.last_checkpoint.is_file() else "no checkpoint was written yet"
+                    raise TrainingDiverged(
+                        f"loss became NaN/Inf {'at' if check_every == 1 else 'by'} step {step}; "
+                        f"the last good {kept}; lower the learning rates (--set train.lr_d=...) "
+                        "or set train.on_nan=rollback")
+                if step % train_config.log_every == 0 and not bar.disable:
+                    loss_d, loss_g = (epoch_stats[:2] / (step - epoch * steps_per_epoch)).tolist()
+                    bar.set_postfix_str(f"loss D {loss_d:.3f}  loss G {loss_g:.3f}")
+                if (train_config.checkpoint_every and step % train_config.checkpoint_every == 0
+                        and step % steps_per_epoch and _finite(epoch_stats)):
+                    _save(session, run_dir, step, epoch_stats)
+                out_of_time = time.monotonic() >= deadline
+                if step >= total_steps or out_of_time or stop.signal_number is not None:
+                    break
+            bar.close()
+            if rolled_back:
+                continue
+            seconds = time.perf_counter() - started
+            steps_in_epoch = step - epoch * steps_per_epoch
+            averages = (epoch_stats / steps_in_epoch).tolist()
+            record = {
+                "event": "epoch", "epoch": epoch + 1, "step": step,
+                "complete": steps_in_epoch == steps_per_epoch,
+                **dict(zip(STAT_NAMES, averages)),
+                "images_per_s": (step - segment_start_step) * batch_size / seconds,
+                "seconds": seconds,
+            }
+            if record["complete"]:
+                epoch_stats.zero_()
+            log(_epoch_line(record, train_config.epochs))
+            _end_of_segment(session, run_dir, record, step, epoch_stats)
     run_dir.close()
-    return step
+    return Outcome(step, stop.signal_number)
 
 
 def _end_of_segment(session: Session, run_dir: RunDir, record: dict[str, Any], step: int,
@@ -235,11 +311,15 @@ def _end_of_segment(session: Session, run_dir: RunDir, record: dict[str, Any], s
     with torch.no_grad():
         samples = generator(session.fixed_noise)
     generator.train()
-    run_dir.append_metrics(record)
-    run_dir.log_scalars(record, step)
-    run_dir.save_grid(samples, record["epoch"], step)
-    state = checkpoint_state(session, step, epoch_stats)
-    checkpoint.save(state, run_dir.last_checkpoint)
+    try:
+        run_dir.append_metrics(record)
+        run_dir.log_scalars(record, step)
+        run_dir.save_grid(samples, record["epoch"], step)
+    except OSError as error:
+        raise GanforgeError(
+            f"cannot write to {run_dir.root} ({error.strerror}); the last good checkpoint is kept; "
+            f"free space and continue with: ganforge train --resume {run_dir.root}") from None
+    state = _save(session, run_dir, step, epoch_stats)
     eval_every = session.config.train.eval_every
     if eval_every and record["complete"] and (record["epoch"] % eval_every == 0
                                               or step == session.total_steps):

@@ -79,6 +79,10 @@ class RunDir:
                 f"{self.root} already exists and is not empty; pass --resume {self.root} to "
                 "continue that run, or choose another --out"
             )
+        self.make_folders()
+
+    def make_folders(self) -> None:
+        """The run folder and its sub-folders (a run killed early may lack some)."""
         try:
             for folder in (self.root, self.samples, self.checkpoints):
                 folder.mkdir(parents=True, exist_ok=True)
@@ -94,13 +98,20 @@ class RunDir:
         write_text_atomic(self.config_path, config_yaml)
 
     def append_metrics(self, record: dict[str, Any]) -> None:
+        # One write call per record, opened in append mode: a kill can at worst tear the last line.
         with self.metrics_path.open("a") as file:
             file.write(json.dumps(record) + "\n")
 
     def read_metrics(self) -> list[dict[str, Any]]:
         if not self.metrics_path.is_file():
             return []
-        return [json.loads(line) for line in self.metrics_path.read_text().splitlines() if line]
+        records = []
+        for line in self.metrics_path.read_text().splitlines():
+            try:
+                records.append(json.loads(line))
+            except json.JSONDecodeError:
+                continue  # a line torn by a kill mid-write; the records around it are whole
+        return records
 
     def sample_path(self, epoch: int) -> Path:
         return self.samples / f"epoch-{epoch:04d}.png"
