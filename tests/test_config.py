@@ -18,12 +18,19 @@ def test_presets_resolve_and_describe_themselves():
         load_config(name)
 
 
-def test_default_is_the_course_recipe():
-    config = load_config()
+def test_course_preset_is_the_notebook_recipe():
+    config = load_config("mnist-course")
     assert (config.model.name, config.model.z_dim, config.train.batch_size) == ("dcgan28", 64, 128)
     assert config.train.lr_g == config.train.lr_d == 2e-4
     assert config.train.betas_g == config.train.betas_d == (0.5, 0.99)
-    assert config.data.rotation_degrees == 20
+    assert config.data.rotation_degrees == 20 and config.data.scale == "unit"
+    assert config.train.epochs == 25
+
+
+def test_default_is_the_tuned_course_model():
+    config = load_config()
+    assert config.model.name == "dcgan28" and config.data.rotation_degrees == 0
+    assert config.train.ema_half_life > 0
 
 
 def test_overrides_are_typed():
@@ -44,8 +51,11 @@ def test_overrides_are_typed():
     ("data.rotation_degrees=200", "data.rotation_degrees must be between 0 and 180"),
     ("train.betas_g=[0.5]", "train.betas_g: expected a list of 2 numbers"),
     ("data.hflip=maybe", "data.hflip: expected true or false"),
-    ("model.name=dcgan", r"unknown model 'dcgan' \(did you mean 'dcgan28'\?\)"),
-    ("loss.name=hinge", "unknown loss 'hinge'"),
+    ("model.name=dcgn", r"unknown model 'dcgn' \(did you mean 'dcgan'\?\)"),
+    ("loss.name=hinges", r"unknown loss 'hinges' \(did you mean 'hinge'\?\)"),
+    ("train.optimizer_d=rmsprop", "train.optimizer_d must be 'adam' or 'sgd'"),
+    ("train.diffaugment=color", "train.diffaugment takes 'translation' and/or 'cutout'"),
+    ("train.lr_schedule=exp", "train.lr_schedule must be constant, linear, cosine or step"),
     ("loss.real_label=0.0", "loss.fake_label .* must be below loss.real_label"),
     ("train.device=tpu", "train.device must be one of"),
 ])

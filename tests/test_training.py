@@ -30,7 +30,9 @@ def test_run_folder_contents(tiny_run):
     assert list(run_dir.tensorboard_dir.glob("events.out.tfevents.*"))
     state = checkpoint.load(run_dir.last_checkpoint)
     assert state["step"] == 16 and state["generator"]["name"] == "dcgan28"
-    assert state["generator"]["kwargs"] == {"z_dim": 64, "channels": 1, "image_size": 28}
+    assert state["generator"]["kwargs"] == {"z_dim": 64, "channels": 1, "image_size": 28,
+                                            "num_classes": 0}
+    assert "generator_ema" in state  # the default preset keeps an EMA of G
     assert state["config"]["train"]["batch_size"] == 32
 
 

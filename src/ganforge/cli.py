@@ -105,13 +105,58 @@ def _resume(args: argparse.Namespace) -> int:
     return _finish(train(session, run_dir, step, epoch_stats), run_dir)
 
 
+def _labels_for(generator, args: argparse.Namespace, count: int):
+    """--label k for every image, or None (every class in turn) for a conditional generator."""
+    import torch
+
+    if args.label is None:
+        return None
+    if not generator.num_classes:
+        raise ConfigError("--label needs a conditional model (this generator ignores labels)")
+    if not 0 <= args.label < generator.num_classes:
+        raise ConfigError(f"--label must be in 0..{generator.num_classes - 1}, got {args.label}")
+    return torch.full((count,), args.label)
+
+
 def cmd_sample(args: argparse.Namespace) -> int:
+    import torch
+
     from ganforge.sampling import generate, load_generator, write_images
 
     if args.n < 1:
         raise ConfigError(f"--n must be at least 1, got {args.n}")
-    generator = load_generator(args.source)
-    print(f"ganforge: {write_images(generate(generator, args.n, args.seed), args.out)}")
+    generator = load_generator(args.source, ema=not args.no_ema)
+    if args.grid_by_class:
+        if not generator.num_classes:
+            raise ConfigError("--grid-by-class needs a conditional model")
+        per_class = 10
+        labels = torch.arange(generator.num_classes).repeat_interleave(per_class)
+        images = generate(generator, len(labels), args.seed, labels=labels)
+        print(f"ganforge: {write_images(images, args.out, columns=per_class)}")
+        return 0
+    images = generate(generator, args.n, args.seed, labels=_labels_for(generator, args, args.n))
+    print(f"ganforge: {write_images(images, args.out)}")
+    return 0
+
+
+def cmd_interpolate(args: argparse.Namespace) -> int:
+    import torch
+
+    from ganforge.sampling import generate, load_generator, slerp, write_images
+
+    if args.steps < 2:
+        raise ConfigError(f"--steps must be at least 2, got {args.steps}")
+    if args.out.suffix not in (".png", ".gif"):
+        raise ConfigError(f"--out must end in .png or .gif, got {args.out}")
+    generator = load_generator(args.source, ema=not args.no_ema)
+    ends = [torch.randn(generator.z_dim, generator=torch.Generator().manual_seed(seed))
+            for seed in (args.seed, args.seed2)]
+    z = slerp(*ends, args.steps)
+    labels = _labels_for(generator, args, args.steps)
+    if labels is None and generator.num_classes:
+        labels = torch.zeros(args.steps, dtype=torch.long)  # hold the class fixed along the walk
+    images = generate(generator, args.steps, labels=labels, z=z)
+    print(f"ganforge: {write_images(images, args.out, columns=args.steps)}")
     return 0
 
 
@@ -237,7 +282,21 @@ def build_parser() -> Parser:
     sample.add_argument("--out", type=Path, required=True,
                         help="FILE.png (a grid), FILE.npy (uint8 N,C,H,W) or a folder of PNGs")
     sample.add_argument("--seed", type=int, default=0)
+    sample.add_argument("--label", type=int, help="class to draw (conditional models)")
+    sample.add_argument("--grid-by-class", action="store_true",
+                        help="a 10x10 grid, one row per class (conditional models)")
+    sample.add_argument("--no-ema", action="store_true", help="use G's raw weights, not its EMA")
     sample.set_defaults(handler=cmd_sample)
+
+    interpolate = commands.add_parser("interpolate", help="walk the latent space between two seeds")
+    interpolate.add_argument("source", type=Path, help="a run folder or checkpoint file")
+    interpolate.add_argument("--steps", type=int, default=10)
+    interpolate.add_argument("--out", type=Path, required=True, help="FILE.png (a row) or FILE.gif")
+    interpolate.add_argument("--seed", type=int, default=0, help="seed of the start point")
+    interpolate.add_argument("--seed2", type=int, default=1, help="seed of the end point")
+    interpolate.add_argument("--label", type=int, help="class held along the walk (default 0)")
+    interpolate.add_argument("--no-ema", action="store_true")
+    interpolate.set_defaults(handler=cmd_interpolate)
 
     presets = commands.add_parser("presets", help="list presets")
     presets.set_defaults(handler=cmd_presets)

@@ -23,12 +23,21 @@ class DataConfig:
     limit: int = 0  # train on the first N images only (0: all); for quick experiments and tests
     rotation_degrees: float = 0.0  # random rotation within ±N degrees
     hflip: bool = False
+    # "tanh": reals in [-1, 1] like G's Tanh output; "unit": reals in [0, 1], the course
+    # notebook's mismatch, kept only to reproduce it faithfully
+    scale: str = "tanh"
 
 
 @dataclass
 class ModelConfig:
     name: str = "dcgan28"
     z_dim: int = 64
+    ngf: int = 64  # generator width (models with widths: dcgan)
+    ndf: int = 64  # discriminator width
+    conditional: bool = False  # label embedding into G, projection discriminator
+    d_spectral_norm: bool = False
+    d_batch_norm: bool = True
+    d_dropout: float | None = None  # None: the model's own default (mlp 0.3, conv models 0)
 
 
 @dataclass
@@ -36,6 +45,9 @@ class LossConfig:
     name: str = "bce"
     real_label: float = 1.0  # 0.9 is one-sided label smoothing
     fake_label: float = 0.0
+    gp_weight: float = 10.0  # lambda of wgan-gp's gradient penalty
+    r1_weight: float = 0.0  # R1 penalty on real images (any loss; 0: off)
+    instance_noise: float = 0.0  # std of Gaussian noise added to every D input (0: off)
 
 
 @dataclass
@@ -49,6 +61,15 @@ class TrainConfig:
     lr_d: float = 2e-4
     betas_g: tuple[float, float] = (0.5, 0.999)
     betas_d: tuple[float, float] = (0.5, 0.999)
+    optimizer_g: str = "adam"  # adam or sgd
+    optimizer_d: str = "adam"
+    sgd_momentum: float = 0.0
+    lr_schedule: str = "constant"  # constant, linear (decay to 0), cosine, step
+    lr_step_epochs: int = 10  # for "step": multiply by lr_gamma every this many epochs
+    lr_gamma: float = 0.1
+    d_steps: int = 1  # discriminator (critic) steps per generator step
+    ema_half_life: int = 0  # generator EMA half-life in images (0: off); used by sample/evaluate
+    diffaugment: str = ""  # DiffAugment policy for every D input: "translation", "cutout", both
     device: str = "auto"
     channels_last: bool = True  # NHWC memory for G and D: faster convolutions on CPU and GPU
     num_samples: int = 64  # images in the fixed-noise grid written after every epoch
@@ -261,6 +282,29 @@ def validate(config: Config) -> None:
     dataset = DATASETS.get(data.name)
     family = MODELS.get(model.name)
     LOSSES.get(loss.name)
+    _require(data.scale in ("tanh", "unit"), f"data.scale must be 'tanh' or 'unit', got {data.scale!r}")
+    _require(not model.conditional or dataset.num_classes > 0,
+             f"model.conditional needs labels but {data.name!r} has none; set model.conditional=false")
+    for name in ("ngf", "ndf"):
+        _require(getattr(model, name) >= 1, f"model.{name} must be >= 1, got {getattr(model, name)}")
+    _require(model.d_dropout is None or 0 <= model.d_dropout < 1,
+             f"model.d_dropout must be in [0, 1), got {model.d_dropout}")
+    for name in ("gp_weight", "r1_weight", "instance_noise"):
+        _require(getattr(loss, name) >= 0, f"loss.{name} must be >= 0, got {getattr(loss, name)}")
+    for name in ("optimizer_g", "optimizer_d"):
+        _require(getattr(train, name) in ("adam", "sgd"),
+                 f"train.{name} must be 'adam' or 'sgd', got {getattr(train, name)!r}")
+    _require(0 <= train.sgd_momentum < 1, f"train.sgd_momentum must be in [0, 1), got {train.sgd_momentum}")
+    _require(train.lr_schedule in ("constant", "linear", "cosine", "step"),
+             f"train.lr_schedule must be constant, linear, cosine or step, got {train.lr_schedule!r}")
+    _require(train.lr_step_epochs >= 1, f"train.lr_step_epochs must be >= 1, got {train.lr_step_epochs}")
+    _require(0 < train.lr_gamma <= 1, f"train.lr_gamma must be in (0, 1], got {train.lr_gamma}")
+    _require(train.d_steps >= 1, f"train.d_steps must be >= 1, got {train.d_steps}")
+    _require(train.ema_half_life >= 0,
+             f"train.ema_half_life must be >= 0 (0: off), got {train.ema_half_life}")
+    policies = [part for part in train.diffaugment.split(",") if part]
+    _require(all(part in ("translation", "cutout") for part in policies),
+             f"train.diffaugment takes 'translation' and/or 'cutout', got {train.diffaugment!r}")
     _require(data.limit >= 0, f"data.limit must be >= 0 (0 uses all images), got {data.limit}")
     _require(0 <= data.rotation_degrees <= 180,
              f"data.rotation_degrees must be between 0 and 180, got {data.rotation_degrees}")

@@ -45,14 +45,54 @@ def lsgan_generator(fake_logits: Tensor) -> Tensor:
     return (fake_logits - 1.0).square().mean()
 
 
+def bce_minimax_generator(fake_logits: Tensor) -> Tensor:
+    """The original minimax objective: G minimises log(1 - D(G(z))) = -softplus(logit)."""
+    return -F.softplus(fake_logits).mean()
+
+
+def hinge_discriminator(real_logits: Tensor, fake_logits: Tensor,
+                        real_label: float = 1.0, fake_label: float = 0.0) -> Tensor:
+    return F.relu(1 - real_logits).mean() + F.relu(1 + fake_logits).mean()
+
+
+def critic_generator(fake_logits: Tensor) -> Tensor:
+    """Hinge and Wasserstein generators both raise the critic's score of fakes."""
+    return -fake_logits.mean()
+
+
+def wasserstein_discriminator(real_logits: Tensor, fake_logits: Tensor,
+                              real_label: float = 1.0, fake_label: float = 0.0) -> Tensor:
+    return fake_logits.mean() - real_logits.mean()
+
+
+def gradient_penalty(discriminator: Callable[..., Tensor], real_images: Tensor, fake_images: Tensor,
+                     labels: Tensor | None = None) -> Tensor:
+    """WGAN-GP (Gulrajani et al. 2017): (|grad D(x_hat)| - 1)^2 at per-sample interpolations."""
+    alpha = torch.rand(len(real_images), 1, 1, 1, device=real_images.device)
+    mixed = (alpha * real_images.detach() + (1 - alpha) * fake_images.detach()).requires_grad_(True)
+    (grad,) = torch.autograd.grad(discriminator(mixed, labels).sum(), mixed, create_graph=True)
+    return (grad.flatten(1).norm(2, dim=1) - 1).square().mean()
+
+
+def r1_penalty(real_logits: Tensor, real_images: Tensor) -> Tensor:
+    """R1 (Mescheder et al. 2018): squared gradient norm of D at real images (they need grad)."""
+    (grad,) = torch.autograd.grad(real_logits.sum(), real_images, create_graph=True)
+    return grad.flatten(1).square().sum(dim=1).mean()
+
+
 @dataclass(frozen=True)
 class GanLoss:
     discriminator: Callable[..., Tensor]
     generator: Callable[..., Tensor]
     realness: Callable[[Tensor], Tensor]
+    gradient_penalty: bool = False  # add loss.gp_weight * gradient_penalty to D's loss
 
 
 LOSSES: Registry[GanLoss] = Registry("loss")
 LOSSES.register("bce", GanLoss(bce_discriminator, bce_generator, torch.sigmoid))
+LOSSES.register("bce-minimax", GanLoss(bce_discriminator, bce_minimax_generator, torch.sigmoid))
 LOSSES.register("lsgan", GanLoss(lsgan_discriminator, lsgan_generator,
                                  lambda outputs: outputs.clamp(0, 1)))
+LOSSES.register("hinge", GanLoss(hinge_discriminator, critic_generator, torch.sigmoid))
+LOSSES.register("wgan-gp", GanLoss(wasserstein_discriminator, critic_generator, torch.sigmoid,
+                                   gradient_penalty=True))

@@ -11,8 +11,9 @@ from torch import nn
 
 from ganforge.errors import CheckpointError, GanforgeError
 from ganforge.models import MODELS, build_generator
+from ganforge.models.layers import balanced_labels
 from ganforge.training import checkpoint
-from ganforge.training.run_dir import RunDir, save_grid_png, to_uint8
+from ganforge.training.run_dir import RunDir, image_grid, save_grid_png, to_uint8
 
 
 def checkpoint_path(source: Path) -> Path:
@@ -25,15 +26,18 @@ def checkpoint_path(source: Path) -> Path:
     return source
 
 
-def load_generator(source: Path, device: str | torch.device = "cpu") -> nn.Module:
-    """The generator of a run folder or checkpoint, in eval mode, built without the training config."""
+def load_generator(source: Path, device: str | torch.device = "cpu", ema: bool = True) -> nn.Module:
+    """The generator of a run folder or checkpoint, in eval mode, built without the training
+    config; its EMA weights when the run kept them (and `ema`)."""
     path = checkpoint_path(source)
-    spec = checkpoint.load(path)["generator"]
+    state = checkpoint.load(path)
+    spec = state["generator"]
     if spec.get("name") not in MODELS:
         raise CheckpointError(f"{path} holds an unknown model {spec.get('name')!r}")
     generator = build_generator(spec["name"], **spec["kwargs"])
+    weights = state["generator_ema"] if ema and "generator_ema" in state else spec
     try:
-        generator.load_state_dict(spec["state_dict"])
+        generator.load_state_dict(weights["state_dict"])
     except RuntimeError:
         raise CheckpointError(f"{path}: the generator weights do not fit model {spec['name']!r}") \
             from None
@@ -41,21 +45,45 @@ def load_generator(source: Path, device: str | torch.device = "cpu") -> nn.Modul
 
 
 @torch.no_grad()
-def generate(generator: nn.Module, count: int, seed: int = 0, batch_size: int = 1000) -> torch.Tensor:
-    """`count` images in [-1, 1] on the CPU; the same seed gives the same images on any device."""
-    noise_rng = torch.Generator().manual_seed(seed)
+def generate(generator: nn.Module, count: int, seed: int = 0, batch_size: int = 1000,
+             labels: torch.Tensor | None = None, z: torch.Tensor | None = None) -> torch.Tensor:
+    """`count` images in [-1, 1] on the CPU; the same seed gives the same images on any device.
+
+    A conditional generator draws `labels` (default: every class in turn).
+    """
     device = next(generator.parameters()).device
-    z = torch.randn(count, generator.z_dim, generator=noise_rng)
-    chunks = [generator(part.to(device)).cpu() for part in z.split(batch_size)]
+    if z is None:
+        z = torch.randn(count, generator.z_dim, generator=torch.Generator().manual_seed(seed))
+    if labels is None:
+        labels = balanced_labels(count, generator.num_classes)
+    label_parts = labels.split(batch_size) if labels is not None else [None] * len(z.split(batch_size))
+    chunks = [generator(part.to(device), None if part_labels is None else part_labels.to(device)).cpu()
+              for part, part_labels in zip(z.split(batch_size), label_parts)]
     return torch.cat(chunks)
 
 
-def write_images(images: torch.Tensor, out: Path) -> str:
-    """'.png': one grid; '.npy': uint8 (N, C, H, W); otherwise a folder of PNGs. Returns a summary."""
+def slerp(start: torch.Tensor, end: torch.Tensor, steps: int) -> torch.Tensor:
+    """Spherical interpolation between two latent vectors, `steps` points including both ends."""
+    weights = torch.linspace(0, 1, steps)[:, None]
+    omega = torch.arccos((start / start.norm() * end / end.norm()).sum().clamp(-1, 1))
+    if omega.abs() < 1e-6:
+        return (1 - weights) * start + weights * end
+    return (torch.sin((1 - weights) * omega) * start + torch.sin(weights * omega) * end) / torch.sin(omega)
+
+
+def write_images(images: torch.Tensor, out: Path, columns: int | None = None) -> str:
+    """'.png': one grid; '.gif': one frame per image; '.npy': uint8 (N, C, H, W); otherwise a
+    folder of PNGs. Returns a summary."""
     if out.suffix == ".png":
         out.parent.mkdir(parents=True, exist_ok=True)
-        save_grid_png(images, out)
+        save_grid_png(images, out, columns)
         return f"wrote a grid of {len(images)} images to {out}"
+    if out.suffix == ".gif":
+        out.parent.mkdir(parents=True, exist_ok=True)
+        frames = [Image.fromarray(image_grid(image[None], padding=0)) for image in images]
+        frames[0].save(out, save_all=True, append_images=frames[1:] + frames[-2:0:-1],
+                       duration=120, loop=0)
+        return f"wrote an animation of {len(images)} frames to {out}"
     if out.suffix == ".npy":
         out.parent.mkdir(parents=True, exist_ok=True)
         np.save(out, to_uint8(images).numpy())

@@ -28,11 +28,52 @@ def hflip(images: torch.Tensor) -> torch.Tensor:
     return torch.where(flip, images.flip(-1), images)
 
 
-def to_model_range(batch: torch.Tensor, rotation_degrees: float = 0.0, flip: bool = False):
-    """uint8 images -> float in [-1, 1], augmented; rotation runs in [0, 1] so corners stay black."""
+def to_model_range(batch: torch.Tensor, rotation_degrees: float = 0.0, flip: bool = False,
+                   unit: bool = False):
+    """uint8 images -> float in [-1, 1] (or [0, 1] with `unit`), augmented; rotation runs in
+    [0, 1] so corners stay black."""
     images = batch.float().div_(255)
     if rotation_degrees > 0:
         images = rotate(images, rotation_degrees)
     if flip:
         images = hflip(images)
-    return images.mul_(2).sub_(1)
+    return images if unit else images.mul_(2).sub_(1)
+
+
+def translate(images: torch.Tensor, fraction: float = 0.125) -> torch.Tensor:
+    """DiffAugment translation: shift each image by up to `fraction` of its size, zero-filled.
+
+    Differentiable with respect to the images, so it can sit between G and D.
+    """
+    batch, _, height, width = images.shape
+    shifts = torch.randint(-int(height * fraction), int(height * fraction) + 1, (batch, 2),
+                           device=images.device)
+    theta = torch.zeros(batch, 2, 3, device=images.device)
+    theta[:, 0, 0] = theta[:, 1, 1] = 1
+    theta[:, 0, 2] = shifts[:, 0] * 2 / width
+    theta[:, 1, 2] = shifts[:, 1] * 2 / height
+    grid = F.affine_grid(theta, list(images.shape), align_corners=False)
+    return F.grid_sample(images, grid, mode="nearest", padding_mode="zeros", align_corners=False)
+
+
+def cutout(images: torch.Tensor, fraction: float = 0.5) -> torch.Tensor:
+    """DiffAugment cutout: zero one square of `fraction` of the size at a random place per image."""
+    batch, _, height, width = images.shape
+    size_h, size_w = int(height * fraction), int(width * fraction)
+    centre = torch.rand(batch, 2, 1, device=images.device)
+    rows = torch.arange(height, device=images.device)
+    columns = torch.arange(width, device=images.device)
+    inside_rows = (rows - centre[:, 0] * height).abs() < size_h / 2
+    inside_columns = (columns - centre[:, 1] * width).abs() < size_w / 2
+    keep = ~(inside_rows[:, :, None] & inside_columns[:, None, :])
+    return images * keep[:, None].to(images.dtype)
+
+
+DIFF_AUGMENTS = {"translation": translate, "cutout": cutout}
+
+
+def diff_augment(images: torch.Tensor, policy: str) -> torch.Tensor:
+    """Apply each comma-separated DiffAugment of `policy`; the same for real and fake inputs."""
+    for name in filter(None, policy.split(",")):
+        images = DIFF_AUGMENTS[name](images)
+    return images

@@ -14,12 +14,12 @@ class DeviceBatches:
     epoch can be reproduced on resume without replaying the ones before it."""
 
     def __init__(self, images: torch.Tensor, labels: torch.Tensor, batch_size: int, seed: int,
-                 rotation_degrees: float = 0.0, hflip: bool = False):
+                 rotation_degrees: float = 0.0, hflip: bool = False, unit: bool = False):
         if len(images) < batch_size:
             raise ValueError(f"{len(images)} images cannot fill one batch of {batch_size}")
         self.images, self.labels = images, labels
         self.batch_size, self.seed = batch_size, seed
-        self.rotation_degrees, self.hflip = rotation_degrees, hflip
+        self.rotation_degrees, self.hflip, self.unit = rotation_degrees, hflip, unit
         # The last partial batch is dropped: a fixed batch shape keeps BatchNorm statistics
         # comparable and lets every step run the same kernels.
         self.steps_per_epoch = len(images) // batch_size
@@ -29,9 +29,9 @@ class DeviceBatches:
         return torch.randperm(len(self.images), generator=generator).to(self.images.device)
 
     def epoch(self, epoch: int, start: int = 0) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
-        """Batches `start`, `start + 1`, ... of `epoch`: images in [-1, 1] and labels."""
+        """Batches `start`, `start + 1`, ... of `epoch`: scaled, augmented images and labels."""
         order = self.permutation(epoch)
         for index in range(start, self.steps_per_epoch):
             chosen = order[index * self.batch_size:(index + 1) * self.batch_size]
-            images = to_model_range(self.images[chosen], self.rotation_degrees, self.hflip)
+            images = to_model_range(self.images[chosen], self.rotation_degrees, self.hflip, self.unit)
             yield images, self.labels[chosen]

@@ -1,16 +1,19 @@
 """Model registry: each entry is a generator class and a discriminator class that go together.
 
-Generators take (z_dim, channels, image_size) and map z of shape (N, z_dim) to images in [-1, 1];
-discriminators take (channels, image_size) and return one logit per image, shape (N,).
+Generators take (z_dim, channels, image_size, num_classes, ...) and map z (N, z_dim) [and
+labels (N,)] to images in [-1, 1]; discriminators take (channels, image_size, num_classes,
+dropout, ...) and return one logit per image, shape (N,). num_classes > 0 makes both
+conditional: a label embedding into G, a projection discriminator.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from torch import nn
 
-from ganforge.models import dcgan28, mlp
+from ganforge.models import dcgan, dcgan28, mlp
+from ganforge.models.layers import with_spectral_norm, without_batch_norm
 from ganforge.registry import Registry
 
 
@@ -20,6 +23,7 @@ class ModelFamily:
     discriminator: type[nn.Module]
     image_sizes: tuple[int, ...]
     description: str
+    widths: tuple[str, ...] = field(default=())  # width keys the family takes: "ngf", "ndf"
 
 
 MODELS: Registry[ModelFamily] = Registry("model")
@@ -27,11 +31,21 @@ MODELS.register("dcgan28", ModelFamily(dcgan28.Generator, dcgan28.Discriminator,
                                        "the course notebook's small DCGAN for 28 px"))
 MODELS.register("mlp", ModelFamily(mlp.Generator, mlp.Discriminator, (28, 32, 64),
                                    "the exercise's fully connected GAN"))
+MODELS.register("dcgan", ModelFamily(dcgan.Generator, dcgan.Discriminator, dcgan.SIZES,
+                                     "DCGAN with ngf/ndf widths for 28-128 px", ("ngf", "ndf")))
+MODELS.register("mlp-dcgan", ModelFamily(mlp.Generator, dcgan28.Discriminator, (28,),
+                                         "the journey's start: MLP generator, conv discriminator"))
 
 
 def build_generator(name: str, **kwargs) -> nn.Module:
     return MODELS.get(name).generator(**kwargs)
 
 
-def build_discriminator(name: str, **kwargs) -> nn.Module:
-    return MODELS.get(name).discriminator(**kwargs)
+def build_discriminator(name: str, spectral_norm: bool = False, batch_norm: bool = True,
+                        **kwargs) -> nn.Module:
+    discriminator = MODELS.get(name).discriminator(**kwargs)
+    if not batch_norm:
+        without_batch_norm(discriminator)
+    if spectral_norm:
+        with_spectral_norm(discriminator)
+    return discriminator

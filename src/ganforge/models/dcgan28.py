@@ -2,7 +2,7 @@
 
 from torch import nn
 
-from ganforge.models.layers import ConvTranspose2d, dcgan_init
+from ganforge.models.layers import ConvTranspose2d, LabelEmbedding, Projection, dcgan_init, leaky_relu
 
 
 def _up(in_channels: int, out_channels: int, kernel: int, stride: int) -> list[nn.Module]:
@@ -10,19 +10,20 @@ def _up(in_channels: int, out_channels: int, kernel: int, stride: int) -> list[n
             nn.BatchNorm2d(out_channels), nn.ReLU(inplace=True)]
 
 
-def _down(in_channels: int, out_channels: int, kernel: int) -> list[nn.Module]:
+def _down(in_channels: int, out_channels: int, kernel: int, dropout: float) -> list[nn.Module]:
     return [nn.Conv2d(in_channels, out_channels, kernel, 2, bias=False),
-            nn.BatchNorm2d(out_channels), nn.LeakyReLU(0.2, inplace=True)]
+            nn.BatchNorm2d(out_channels), *leaky_relu(dropout)]
 
 
 class Generator(nn.Module):
     """z (N, z_dim) -> 1x1 -> 3x3 -> 6x6 -> 13x13 -> 28x28 images, Tanh."""
 
-    def __init__(self, z_dim: int = 64, channels: int = 1, image_size: int = 28):
+    def __init__(self, z_dim: int = 64, channels: int = 1, image_size: int = 28, num_classes: int = 0):
         super().__init__()
-        self.z_dim = z_dim
+        self.z_dim, self.num_classes = z_dim, num_classes
+        self.condition = LabelEmbedding(num_classes, z_dim)
         self.net = nn.Sequential(
-            *_up(z_dim, 256, 3, 2),
+            *_up(self.condition.out_dim, 256, 3, 2),
             *_up(256, 128, 4, 1),
             *_up(128, 64, 3, 2),
             ConvTranspose2d(64, channels, 4, 2),
@@ -30,23 +31,26 @@ class Generator(nn.Module):
         )
         self.apply(dcgan_init)
 
-    def forward(self, z):
-        return self.net(z[:, :, None, None])
+    def forward(self, z, labels=None):
+        return self.net(self.condition(z, labels)[:, :, None, None])
 
 
 class Discriminator(nn.Module):
     """28x28 -> 13x13 -> 5x5 -> 1x1 features -> one logit."""
 
-    def __init__(self, channels: int = 1, image_size: int = 28):
+    def __init__(self, channels: int = 1, image_size: int = 28, num_classes: int = 0,
+                 dropout: float = 0.0):
         super().__init__()
-        self.net = nn.Sequential(
-            *_down(channels, 16, 3),
-            *_down(16, 32, 5),
-            *_down(32, 64, 5),
+        self.body = nn.Sequential(
+            *_down(channels, 16, 3, dropout),
+            *_down(16, 32, 5, dropout),
+            *_down(32, 64, 5, dropout),
             nn.Flatten(),
-            nn.Linear(64, 1),
         )
+        self.head = nn.Linear(64, 1)
+        self.projection = Projection(num_classes, 64)
         self.apply(dcgan_init)
 
-    def forward(self, images):
-        return self.net(images).squeeze(1)
+    def forward(self, images, labels=None):
+        features = self.body(images)
+        return self.projection(self.head(features).squeeze(1), features, labels)

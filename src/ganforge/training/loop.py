@@ -19,8 +19,10 @@ from ganforge.data.loader import DeviceBatches
 from ganforge.data.sources import DATASETS, load_split
 from ganforge.errors import CheckpointError, ConfigError, GanforgeError, TrainingDiverged
 from ganforge.losses import LOSSES
-from ganforge.models import build_discriminator, build_generator
+from ganforge.models import MODELS, build_discriminator, build_generator
+from ganforge.models.layers import balanced_labels
 from ganforge.training import checkpoint
+from ganforge.training.ema import Ema
 from ganforge.training.run_dir import RunDir
 from ganforge.training.signals import StopRequests
 from ganforge.training.steps import STAT_NAMES, Gan, train_step
@@ -83,9 +85,49 @@ class Session:
     rollbacks: int = 0  # NaN rollbacks so far; each halves the learning rates
 
     @property
+    def sampling_generator(self) -> torch.nn.Module:
+        """What `sample` and `evaluate` will use: the EMA generator when there is one."""
+        return self.gan.ema.model if self.gan.ema is not None else self.gan.generator
+
+    @property
     def total_steps(self) -> int:
         steps = self.config.train.epochs * self.batches.steps_per_epoch
         return min(steps, self.config.train.max_steps) if self.config.train.max_steps else steps
+
+
+def model_arguments(config: Config) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The generator's spec (name + constructor arguments, stored in checkpoints) and the
+    discriminator's constructor arguments, from the config and the dataset."""
+    model, dataset = config.model, DATASETS.get(config.data.name)
+    widths = MODELS.get(model.name).widths
+    shared = {"channels": dataset.channels, "image_size": dataset.image_size,
+              "num_classes": dataset.num_classes if model.conditional else 0}
+    generator_kwargs = {"z_dim": model.z_dim, **shared, **({"ngf": model.ngf} if "ngf" in widths else {})}
+    discriminator_kwargs = {**shared, **({"ndf": model.ndf} if "ndf" in widths else {}),
+                            **({"dropout": model.d_dropout} if model.d_dropout is not None else {}),
+                            "spectral_norm": model.d_spectral_norm, "batch_norm": model.d_batch_norm}
+    return {"name": model.name, "kwargs": generator_kwargs}, discriminator_kwargs
+
+
+def make_optimizer(module: torch.nn.Module, kind: str, lr: float, betas: tuple[float, float],
+                   momentum: float) -> torch.optim.Optimizer:
+    if kind == "sgd":
+        return torch.optim.SGD(module.parameters(), lr=lr, momentum=momentum)
+    return torch.optim.Adam(module.parameters(), lr=lr, betas=betas)
+
+
+def schedule_factor(config: Config, step: int, steps_per_epoch: int) -> float:
+    """The learning-rate multiplier at `step`: a pure function of the step (and the planned
+    epochs, not --max-steps), so resume needs no scheduler state."""
+    train = config.train
+    progress = step / (train.epochs * steps_per_epoch)
+    if train.lr_schedule == "linear":
+        return 1 - progress
+    if train.lr_schedule == "cosine":
+        return 0.5 * (1 + math.cos(math.pi * progress))
+    if train.lr_schedule == "step":
+        return train.lr_gamma ** (step // (steps_per_epoch * train.lr_step_epochs))
+    return 1.0
 
 
 def prepare(config: Config) -> Session:
@@ -102,21 +144,22 @@ def prepare(config: Config) -> Session:
             "images; lower it or raise data.limit"
         )
     batches = DeviceBatches(torch.from_numpy(images).to(device), torch.from_numpy(labels).to(device),
-                            train.batch_size, train.seed, data.rotation_degrees, data.hflip)
-    dataset = DATASETS.get(data.name)
-    generator_spec = {"name": model.name, "kwargs": {
-        "z_dim": model.z_dim, "channels": dataset.channels, "image_size": dataset.image_size}}
+                            train.batch_size, train.seed, data.rotation_degrees, data.hflip,
+                            unit=data.scale == "unit")
+    generator_spec, discriminator_kwargs = model_arguments(config)
     generator = build_generator(model.name, **generator_spec["kwargs"]).to(device)
-    discriminator = build_discriminator(
-        model.name, channels=dataset.channels, image_size=dataset.image_size).to(device)
+    discriminator = build_discriminator(model.name, **discriminator_kwargs).to(device)
     if train.channels_last:
         generator.to(memory_format=torch.channels_last)
         discriminator.to(memory_format=torch.channels_last)
+    loss = config.loss
     gan = Gan(
         generator, discriminator,
-        torch.optim.Adam(generator.parameters(), lr=train.lr_g, betas=train.betas_g),
-        torch.optim.Adam(discriminator.parameters(), lr=train.lr_d, betas=train.betas_d),
-        LOSSES.get(config.loss.name), config.loss.real_label, config.loss.fake_label,
+        make_optimizer(generator, train.optimizer_g, train.lr_g, train.betas_g, train.sgd_momentum),
+        make_optimizer(discriminator, train.optimizer_d, train.lr_d, train.betas_d, train.sgd_momentum),
+        LOSSES.get(loss.name), loss.real_label, loss.fake_label, loss.gp_weight, loss.r1_weight,
+        loss.instance_noise, train.diffaugment,
+        Ema(generator, train.ema_half_life, train.batch_size) if train.ema_half_life else None,
     )
     # Its own generator: the grid's noise is the same however the run is split or resumed.
     noise_rng = torch.Generator().manual_seed(train.seed)
@@ -134,6 +177,7 @@ def checkpoint_state(session: Session, step: int, epoch_stats: torch.Tensor) -> 
         "epoch_stats": epoch_stats.cpu(),
         "generator": {**session.generator_spec, "state_dict": gan.generator.state_dict()},
         "discriminator": {"state_dict": gan.discriminator.state_dict()},
+        **({"generator_ema": {"state_dict": gan.ema.model.state_dict()}} if gan.ema else {}),
         "optimizer_g": gan.optimizer_g.state_dict(),
         "optimizer_d": gan.optimizer_d.state_dict(),
         "rng": rng_state(),
@@ -155,8 +199,10 @@ def restore(session: Session, state: dict[str, Any], source: str) -> tuple[int, 
         gan.discriminator.load_state_dict(state["discriminator"]["state_dict"])
         gan.optimizer_g.load_state_dict(state["optimizer_g"])
         gan.optimizer_d.load_state_dict(state["optimizer_d"])
+        if gan.ema is not None:
+            gan.ema.model.load_state_dict(state["generator_ema"]["state_dict"])
     except (RuntimeError, ValueError, KeyError) as error:
-        first_line = str(error).strip().splitlines()[0]
+        first_line = (str(error).strip().splitlines() or [repr(error)])[0]
         raise CheckpointError(
             f"{source} does not fit the configured model ({first_line}); "
             "resume with the run's own config"
@@ -164,7 +210,7 @@ def restore(session: Session, state: dict[str, Any], source: str) -> tuple[int, 
     restore_rng(state["rng"])
     session.best_fid = state["best_fid"]
     session.rollbacks = state["rollbacks"]
-    _apply_lr_scale(session)
+    set_learning_rates(session, state["step"])
     return state["step"], state["epoch_stats"].to(session.device)
 
 
@@ -208,7 +254,7 @@ def _rollback(session: Session, run_dir: RunDir, bad_step: int, log) -> tuple[in
     rollbacks = session.rollbacks + 1
     step, epoch_stats = restore(session, state, str(run_dir.last_checkpoint))
     session.rollbacks = rollbacks
-    _apply_lr_scale(session)
+    set_learning_rates(session, step)
     run_dir.append_metrics({"event": "rollback", "step": bad_step, "to_step": step,
                             "lr_scale": 0.5 ** rollbacks})
     log(f"ganforge: loss became NaN/Inf at step {bad_step}; rolled back to step {step} with "
@@ -217,12 +263,14 @@ def _rollback(session: Session, run_dir: RunDir, bad_step: int, log) -> tuple[in
     return step, epoch_stats
 
 
-def _apply_lr_scale(session: Session) -> None:
+def set_learning_rates(session: Session, step: int) -> None:
+    """Config rate x schedule at `step` x 0.5 per NaN rollback."""
     train = session.config.train
-    scale = 0.5 ** session.rollbacks
+    factor = schedule_factor(session.config, step, session.batches.steps_per_epoch) \
+        * 0.5 ** session.rollbacks
     for optimizer, lr in ((session.gan.optimizer_g, train.lr_g), (session.gan.optimizer_d, train.lr_d)):
         for group in optimizer.param_groups:
-            group["lr"] = lr * scale
+            group["lr"] = lr * factor
 
 
 def train(session: Session, run_dir: RunDir, step: int = 0,
@@ -247,6 +295,7 @@ def train(session: Session, run_dir: RunDir, step: int = 0,
     gan.generator.train()
     gan.discriminator.train()
     batch_size, z_dim = train_config.batch_size, config.model.z_dim
+    conditional, scheduled = config.model.conditional, train_config.lr_schedule != "constant"
     out_of_time = False
     with StopRequests() as stop:
         while step < total_steps and not out_of_time and stop.signal_number is None:
@@ -255,9 +304,12 @@ def train(session: Session, run_dir: RunDir, step: int = 0,
             bar = tqdm(total=steps_per_epoch, initial=start, desc=f"epoch {epoch + 1}",
                        leave=False, dynamic_ncols=True, disable=None)
             rolled_back = False
-            for real_images, _labels in batches.epoch(epoch, start):
+            for real_images, labels in batches.epoch(epoch, start):
+                if scheduled:
+                    set_learning_rates(session, step)
                 z = torch.randn(batch_size, z_dim, device=session.device)
-                epoch_stats += train_step(gan, real_images, z)
+                epoch_stats += train_step(gan, real_images, z, labels if conditional else None,
+                                          generator_step=(step + 1) % train_config.d_steps == 0)
                 step += 1
                 bar.update()
                 if step % check_every == 0 and not _finite(epoch_stats):
@@ -306,11 +358,12 @@ def train(session: Session, run_dir: RunDir, step: int = 0,
 def _end_of_segment(session: Session, run_dir: RunDir, record: dict[str, Any], step: int,
                     epoch_stats: torch.Tensor) -> None:
     """Metrics, grid and checkpoint: what every epoch end (or early stop) leaves behind."""
-    generator = session.gan.generator
+    generator = session.sampling_generator
     generator.eval()
     with torch.no_grad():
-        samples = generator(session.fixed_noise)
-    generator.train()
+        samples = generator(session.fixed_noise, balanced_labels(
+            len(session.fixed_noise), generator.num_classes, session.device))
+    generator.train(generator is session.gan.generator)
     try:
         run_dir.append_metrics(record)
         run_dir.log_scalars(record, step)
@@ -333,10 +386,10 @@ def _evaluate(session: Session, run_dir: RunDir, record: dict[str, Any], step: i
     from ganforge.metrics import evaluate
     from ganforge.sampling import generate
 
-    config, generator = session.config, session.gan.generator
+    config, generator = session.config, session.sampling_generator
     generator.eval()
     images = generate(generator, config.train.eval_samples, seed=config.train.seed + 1)
-    generator.train()
+    generator.train(generator is session.gan.generator)
     fid = evaluate(images, config.data.name, ("fid",))["fid"]
     improved = fid < session.best_fid
     if improved:

@@ -34,7 +34,7 @@ def to_uint8(images: torch.Tensor) -> torch.Tensor:
     return ((images.detach().float().cpu().clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8)
 
 
-def image_grid(images: torch.Tensor, padding: int = 2) -> np.ndarray:
+def image_grid(images: torch.Tensor, padding: int = 2, columns: int | None = None) -> np.ndarray:
     """Images (N, C, H, W) in [-1, 1] -> one about-square uint8 grid (H, W, 3).
 
     Written here rather than taken from torchvision.utils: importing torchvision costs two
@@ -44,7 +44,7 @@ def image_grid(images: torch.Tensor, padding: int = 2) -> np.ndarray:
     if pixels.shape[1] == 1:
         pixels = pixels.expand(-1, 3, -1, -1)
     count, channels, height, width = pixels.shape
-    columns = max(1, round(count ** 0.5))
+    columns = columns or max(1, round(count ** 0.5))
     rows = -(-count // columns)
     grid = torch.zeros(channels, rows * (height + padding) + padding,
                        columns * (width + padding) + padding, dtype=torch.uint8)
@@ -55,8 +55,8 @@ def image_grid(images: torch.Tensor, padding: int = 2) -> np.ndarray:
     return grid.permute(1, 2, 0).numpy()
 
 
-def save_grid_png(images: torch.Tensor, path: Path) -> np.ndarray:
-    grid = image_grid(images)
+def save_grid_png(images: torch.Tensor, path: Path, columns: int | None = None) -> np.ndarray:
+    grid = image_grid(images, columns=columns)
     Image.fromarray(grid).save(path)
     return grid
 

@@ -7,7 +7,9 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from ganforge.losses import GanLoss
+from ganforge.data.augment import diff_augment
+from ganforge.losses import GanLoss, gradient_penalty, r1_penalty
+from ganforge.training.ema import Ema
 
 # What a step reports, in this order; sums over steps are averaged per epoch by the loop.
 STAT_NAMES = ("loss_d", "loss_g", "d_real", "d_fake", "acc_real", "acc_fake")
@@ -22,35 +24,64 @@ class Gan:
     loss: GanLoss
     real_label: float = 1.0
     fake_label: float = 0.0
+    gp_weight: float = 10.0
+    r1_weight: float = 0.0
+    instance_noise: float = 0.0
+    diffaugment: str = ""  # DiffAugment policy, applied to real and fake D inputs alike
+    ema: Ema | None = None
+
+    def discriminator_input(self, images: torch.Tensor) -> torch.Tensor:
+        """What D sees: DiffAugment and instance noise hit real and fake images the same way, so
+        the distribution G learns is unchanged."""
+        if self.diffaugment:
+            images = diff_augment(images, self.diffaugment)
+        if self.instance_noise:
+            images = images + self.instance_noise * torch.randn_like(images)
+        return images
 
 
-def train_step(gan: Gan, real_images: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
-    """A D step on real and detached fake images, then a G step; returns STAT_NAMES as a tensor.
+def train_step(gan: Gan, real_images: torch.Tensor, z: torch.Tensor,
+               labels: torch.Tensor | None = None, generator_step: bool = True) -> torch.Tensor:
+    """A D step on real and detached fake images, then (if `generator_step`) a G step; returns
+    STAT_NAMES as a tensor. `labels` go to conditional models (fakes get the real batch's labels).
 
     G runs forward once and its output serves both steps. The stats stay on the device: reading
     them every step would make the host wait for the device.
     """
     generator, discriminator, loss = gan.generator, gan.discriminator, gan.loss
-    fake_images = generator(z)
+    fake_images = generator(z, labels)
 
     discriminator.requires_grad_(True)
-    real_logits = discriminator(real_images)
-    fake_logits = discriminator(fake_images.detach())
+    real_input = gan.discriminator_input(real_images)
+    fake_input = gan.discriminator_input(fake_images.detach())
+    if gan.r1_weight:
+        real_input = real_input.detach().requires_grad_(True)
+    real_logits = discriminator(real_input, labels)
+    fake_logits = discriminator(fake_input, labels)
     loss_d = loss.discriminator(real_logits, fake_logits, gan.real_label, gan.fake_label)
+    if loss.gradient_penalty:
+        loss_d = loss_d + gan.gp_weight * gradient_penalty(discriminator, real_input, fake_input, labels)
+    if gan.r1_weight:
+        loss_d = loss_d + gan.r1_weight / 2 * r1_penalty(real_logits, real_input)
     gan.optimizer_d.zero_grad(set_to_none=True)
     loss_d.backward()
     gan.optimizer_d.step()
 
-    # D's weights need no gradients for G's step; skipping them saves a third of its backward.
-    discriminator.requires_grad_(False)
-    loss_g = loss.generator(discriminator(fake_images))
-    gan.optimizer_g.zero_grad(set_to_none=True)
-    loss_g.backward()
-    gan.optimizer_g.step()
+    if generator_step:
+        # D's weights need no gradients for G's step; skipping them saves a third of its backward.
+        discriminator.requires_grad_(False)
+        loss_g = loss.generator(discriminator(gan.discriminator_input(fake_images), labels))
+        gan.optimizer_g.zero_grad(set_to_none=True)
+        loss_g.backward()
+        gan.optimizer_g.step()
+        if gan.ema is not None:
+            gan.ema.update(generator)
+    else:  # a critic-only step: report G's loss against the D it just faced
+        loss_g = loss.generator(fake_logits.detach())
 
     with torch.no_grad():
         real_score, fake_score = loss.realness(real_logits), loss.realness(fake_logits)
         return torch.stack([
-            loss_d, loss_g, real_score.mean(), fake_score.mean(),
+            loss_d.detach(), loss_g.detach(), real_score.mean(), fake_score.mean(),
             (real_score > 0.5).float().mean(), (fake_score <= 0.5).float().mean(),
-        ]).detach()
+        ])

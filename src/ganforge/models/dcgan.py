@@ -1,0 +1,73 @@
+"""DCGAN (Radford et al. 2016) with width parameters, for 28, 32, 64 and 128 px.
+
+The layer plan comes from the resolution: 28 px follows the experiments report's layout
+(1 -> 4 -> 7 -> 14 -> 28); powers of two start at 4x4 and double up to the image size.
+"""
+
+from __future__ import annotations
+
+from torch import nn
+
+from ganforge.models.layers import ConvTranspose2d, LabelEmbedding, Projection, dcgan_init, leaky_relu
+
+# (kernel, stride, padding) of each generator layer after the first, and D's mirror of them.
+PLANS = {
+    28: {"g": [(4, 1, 0), (3, 2, 1), (4, 2, 1), (4, 2, 1)],
+         "d": [(4, 2, 1), (4, 2, 1), (3, 2, 0)], "d_out": (3, 1, 0)},
+}
+for size, blocks in ((32, 3), (64, 4), (128, 5)):
+    PLANS[size] = {"g": [(4, 1, 0)] + [(4, 2, 1)] * blocks, "d": [(4, 2, 1)] * blocks,
+                   "d_out": (4, 1, 0)}
+SIZES = tuple(sorted(PLANS))
+
+
+def _widths(size: int, base: int) -> list[int]:
+    """Channel widths from the 4x4 (or 3x3) end to the image end: base * 2^k ... base."""
+    layers = len(PLANS[size]["d"])
+    return [base * 2 ** (layers - 1 - index) for index in range(layers)]
+
+
+class Generator(nn.Module):
+    def __init__(self, z_dim: int = 100, channels: int = 1, image_size: int = 28, ngf: int = 64,
+                 num_classes: int = 0):
+        super().__init__()
+        self.z_dim, self.num_classes = z_dim, num_classes
+        self.condition = LabelEmbedding(num_classes, z_dim)
+        plan, widths = PLANS[image_size]["g"], _widths(image_size, ngf)
+        layers: list[nn.Module] = []
+        in_channels = self.condition.out_dim
+        for (kernel, stride, padding), width in zip(plan, widths):
+            layers += [ConvTranspose2d(in_channels, width, kernel, stride, padding, bias=False),
+                       nn.BatchNorm2d(width), nn.ReLU(inplace=True)]
+            in_channels = width
+        kernel, stride, padding = plan[-1]
+        layers += [ConvTranspose2d(in_channels, channels, kernel, stride, padding), nn.Tanh()]
+        self.net = nn.Sequential(*layers)
+        self.apply(dcgan_init)
+
+    def forward(self, z, labels=None):
+        return self.net(self.condition(z, labels)[:, :, None, None])
+
+
+class Discriminator(nn.Module):
+    def __init__(self, channels: int = 1, image_size: int = 28, ndf: int = 64, num_classes: int = 0,
+                 dropout: float = 0.0):
+        super().__init__()
+        plan, widths = PLANS[image_size]["d"], list(reversed(_widths(image_size, ndf)))
+        layers: list[nn.Module] = []
+        in_channels = channels
+        for index, ((kernel, stride, padding), width) in enumerate(zip(plan, widths)):
+            layers.append(nn.Conv2d(in_channels, width, kernel, stride, padding, bias=index == 0))
+            if index:  # no BatchNorm on the image layer, as in DCGAN
+                layers.append(nn.BatchNorm2d(width))
+            layers += leaky_relu(dropout)
+            in_channels = width
+        self.body = nn.Sequential(*layers)
+        self.head = nn.Conv2d(in_channels, 1, *PLANS[image_size]["d_out"])
+        self.projection = Projection(num_classes, in_channels)
+        self.apply(dcgan_init)
+
+    def forward(self, images, labels=None):
+        features = self.body(images)
+        logits = self.head(features).flatten(1).sum(1)
+        return self.projection(logits, features.sum(dim=(2, 3)), labels)
