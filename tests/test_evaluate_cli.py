@@ -52,3 +52,13 @@ def test_evaluate_rejects_out_of_range_floats(tmp_path, capsys):
     np.save(tmp_path / "bad.npy", np.full((4, 28, 28), 3.0, dtype=np.float32))
     assert main(["evaluate", str(tmp_path / "bad.npy")]) == 2
     assert "must lie in [0, 1] or [-1, 1]" in capsys.readouterr().err
+
+
+def test_inception_features_fail_cleanly_offline(tmp_path, monkeypatch, capsys):
+    # Either the extra is missing or its weights are not on disk here: one line, exit 2.
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch-home"))
+    np.save(tmp_path / "x.npy", np.zeros((4, 28, 28), dtype=np.uint8))
+    assert main(["evaluate", str(tmp_path / "x.npy"), "--features", "inception"]) == 2
+    error = capsys.readouterr().err.strip()
+    assert "\n" not in error
+    assert "pip install 'ganforge[inception]'" in error or "Inception weights are not on disk" in error

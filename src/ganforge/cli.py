@@ -196,7 +196,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         images, dataset, run_dir = _images_to_score(args)
         label = str(args.source)
     results = evaluate(images, dataset, metrics, ref=args.ref, seed=args.seed,
-                       data_dir=args.data_dir)
+                       data_dir=args.data_dir, features=args.features)
     if run_dir is not None:
         record = {"event": "eval", "ref": args.ref, **results}
         run_dir.append_metrics(record)
@@ -314,6 +314,9 @@ def build_parser() -> Parser:
     evaluate.add_argument("--real", action="store_true",
                           help="score a real train subset: the floor every number is read against")
     evaluate.add_argument("--seed", type=int, default=0)
+    evaluate.add_argument("--features", choices=["digits", "inception"], default="digits",
+                          help="feature network: ganforge's digit classifier (default) or "
+                               "Inception-v3 (extra [inception], weights already on disk)")
     evaluate.add_argument("--data-dir")
     evaluate.add_argument("--json", action="store_true", help="print one JSON object")
     evaluate.set_defaults(handler=cmd_evaluate)

@@ -18,7 +18,7 @@ import torch
 from ganforge.data.sources import load_split
 from ganforge.metrics import classes, cs, dc, fid, kid, memorization, pr  # noqa: F401  (register)
 from ganforge.metrics.base import METRICS, FeatureSet, MetricInputs
-from ganforge.metrics.features import CLASSIFIERS, extract, load_classifier
+from ganforge.metrics.features import FeatureNetwork, feature_network
 
 DEFAULT_METRICS = ("fid", "kid", "pr", "dc", "cs", "classes")
 
@@ -36,35 +36,34 @@ def real_images(dataset: str, split: str, count: int, data_dir: str | None = Non
     return torch.from_numpy(images).float() / 127.5 - 1
 
 
-def reference_features(dataset: str, split: str, count: int, data_dir: str | None = None
-                       ) -> FeatureSet:
+def reference_features(dataset: str, split: str, count: int, network: FeatureNetwork,
+                       data_dir: str | None = None) -> FeatureSet:
     """Features of real images, read from the cache when the same network made them."""
-    sha256 = CLASSIFIERS.get(dataset).sha256
-    path = cache_dir() / f"{dataset}-{split}-{count}-{sha256[:16]}.npz"
+    path = cache_dir() / f"{dataset}-{split}-{count}-{network.key[:32]}.npz"
     if path.is_file():
         with np.load(path, allow_pickle=False) as cached:
-            if str(cached["sha256"]) == sha256:
+            if str(cached["network"]) == network.key:
                 return FeatureSet(torch.from_numpy(cached["features"]),
                                   torch.from_numpy(cached["probabilities"]))
-    features = extract(load_classifier(dataset), real_images(dataset, split, count, data_dir))
+    features = network.extract(real_images(dataset, split, count, data_dir))
     path.parent.mkdir(parents=True, exist_ok=True)
     partial = path.with_suffix(".partial.npz")
     np.savez(partial, features=features[0].numpy(), probabilities=features[1].numpy(),
-             sha256=np.array(sha256))
+             network=np.array(network.key))
     partial.replace(path)
     return FeatureSet(*features)
 
 
 def evaluate(images: torch.Tensor, dataset: str = "mnist", metrics: tuple[str, ...] = DEFAULT_METRICS,
              ref: str = "test", ref_count: int = 10_000, seed: int = 0,
-             data_dir: str | None = None) -> dict[str, Any]:
+             data_dir: str | None = None, features: str = "digits") -> dict[str, Any]:
     """Score generated images in [-1, 1] (N, C, H, W) against real images of `dataset`."""
     chosen = [METRICS.get(name) for name in metrics]
-    generated = FeatureSet(*extract(load_classifier(dataset), images))
+    network = feature_network(features, dataset)
     inputs = MetricInputs(
-        generated=generated,
-        reference=reference_features(dataset, ref, ref_count, data_dir),
-        train=lambda: reference_features(dataset, "train", 60_000, data_dir),
+        generated=FeatureSet(*network.extract(images)),
+        reference=reference_features(dataset, ref, ref_count, network, data_dir),
+        train=lambda: reference_features(dataset, "train", 60_000, network, data_dir),
         reference_split=ref,
         seed=seed,
     )

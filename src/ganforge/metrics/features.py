@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache
 from importlib import resources
@@ -66,3 +67,59 @@ def extract(model: Classifier, images: torch.Tensor, batch_size: int = 500
         features.append(batch_features.cpu())
         probabilities.append(logits.softmax(1).cpu())
     return torch.cat(features), torch.cat(probabilities)
+
+
+@dataclass(frozen=True)
+class FeatureNetwork:
+    key: str  # names the network and its weights' SHA-256: cached statistics are keyed by it
+    extract: Callable[[torch.Tensor], tuple[torch.Tensor, torch.Tensor]]
+
+
+INCEPTION_WEIGHTS = "weights-inception-2015-12-05-6726825d.pth"
+
+
+def inception_weights_path() -> Path:
+    """Where torch-fidelity keeps its Inception weights (torch hub's checkpoint folder)."""
+    return Path(torch.hub.get_dir()) / "checkpoints" / INCEPTION_WEIGHTS
+
+
+def _inception() -> FeatureNetwork:
+    """Inception-v3 features through torch-fidelity, only from weights already on disk."""
+    try:
+        from torch_fidelity.feature_extractor_inceptionv3 import FeatureExtractorInceptionV3
+    except ImportError:
+        raise GanforgeError("Inception features need the optional extra: "
+                            "pip install 'ganforge[inception]'") from None
+    path = inception_weights_path()
+    if not path.is_file():
+        raise GanforgeError(
+            f"the Inception weights are not on disk ({path}) and ganforge does not download at "
+            "evaluation time; place that file there, or drop --features inception to use the "
+            "built-in digit features")
+    network = FeatureExtractorInceptionV3("inception-v3-compat", ["2048", "logits_unbiased"],
+                                          feature_extractor_weights_path=str(path)).eval()
+
+    @torch.no_grad()
+    def extract_inception(images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        features, probabilities = [], []
+        for batch in images.split(100):
+            pixels = ((batch.clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8)
+            if pixels.shape[1] == 1:
+                pixels = pixels.expand(-1, 3, -1, -1)
+            pool, logits = network(pixels)
+            features.append(pool.cpu())
+            probabilities.append(logits.softmax(1).cpu())
+        return torch.cat(features), torch.cat(probabilities)
+
+    return FeatureNetwork(f"inception-{file_sha256(path)[:16]}", extract_inception)
+
+
+def feature_network(name: str, dataset: str) -> FeatureNetwork:
+    """'digits': the shipped classifier of `dataset`; 'inception': Inception-v3 (optional extra)."""
+    if name == "inception":
+        return _inception()
+    if name != "digits":
+        raise GanforgeError(f"unknown feature network {name!r}; choose digits or inception")
+    classifier = load_classifier(dataset)
+    return FeatureNetwork(CLASSIFIERS.get(dataset).sha256,
+                          lambda images: extract(classifier, images))
