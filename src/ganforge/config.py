@@ -72,6 +72,7 @@ class TrainConfig:
     diffaugment: str = ""  # DiffAugment policy for every D input: "translation", "cutout", both
     device: str = "auto"
     channels_last: bool = True  # NHWC memory for G and D: faster convolutions on CPU and GPU
+    cuda_graphs: bool = True  # on CUDA with a constant LR: replay the whole step as one graph
     num_samples: int = 64  # images in the fixed-noise grid written after every epoch
     log_every: int = 50  # steps between progress-bar loss updates (each one syncs the device)
     checkpoint_every: int = 0  # steps between mid-epoch checkpoints (0: at epoch ends only)

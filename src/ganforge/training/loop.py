@@ -22,6 +22,7 @@ from ganforge.losses import LOSSES
 from ganforge.models import MODELS, build_discriminator, build_generator
 from ganforge.models.layers import balanced_labels
 from ganforge.training import checkpoint
+from ganforge.training.cuda_graph import GraphedStep
 from ganforge.training.ema import Ema
 from ganforge.training.run_dir import RunDir
 from ganforge.training.signals import StopRequests
@@ -110,10 +111,15 @@ def model_arguments(config: Config) -> tuple[dict[str, Any], dict[str, Any]]:
 
 
 def make_optimizer(module: torch.nn.Module, kind: str, lr: float, betas: tuple[float, float],
-                   momentum: float) -> torch.optim.Optimizer:
+                   momentum: float, capturable: bool = False) -> torch.optim.Optimizer:
     if kind == "sgd":
         return torch.optim.SGD(module.parameters(), lr=lr, momentum=momentum)
-    return torch.optim.Adam(module.parameters(), lr=lr, betas=betas)
+    return torch.optim.Adam(module.parameters(), lr=lr, betas=betas, capturable=capturable)
+
+
+def uses_cuda_graphs(config: Config, device: torch.device) -> bool:
+    """Graphs bake in the learning rate, so only constant schedules use them."""
+    return device.type == "cuda" and config.train.cuda_graphs and config.train.lr_schedule == "constant"
 
 
 def schedule_factor(config: Config, step: int, steps_per_epoch: int) -> float:
@@ -152,11 +158,13 @@ def prepare(config: Config) -> Session:
     if train.channels_last:
         generator.to(memory_format=torch.channels_last)
         discriminator.to(memory_format=torch.channels_last)
-    loss = config.loss
+    loss, capturable = config.loss, uses_cuda_graphs(config, device)
     gan = Gan(
         generator, discriminator,
-        make_optimizer(generator, train.optimizer_g, train.lr_g, train.betas_g, train.sgd_momentum),
-        make_optimizer(discriminator, train.optimizer_d, train.lr_d, train.betas_d, train.sgd_momentum),
+        make_optimizer(generator, train.optimizer_g, train.lr_g, train.betas_g, train.sgd_momentum,
+                       capturable),
+        make_optimizer(discriminator, train.optimizer_d, train.lr_d, train.betas_d,
+                       train.sgd_momentum, capturable),
         LOSSES.get(loss.name), loss.real_label, loss.fake_label, loss.gp_weight, loss.r1_weight,
         loss.instance_noise, train.diffaugment,
         Ema(generator, train.ema_half_life, train.batch_size) if train.ema_half_life else None,
@@ -296,6 +304,7 @@ def train(session: Session, run_dir: RunDir, step: int = 0,
     gan.discriminator.train()
     batch_size, z_dim = train_config.batch_size, config.model.z_dim
     conditional, scheduled = config.model.conditional, train_config.lr_schedule != "constant"
+    step_function = GraphedStep(gan) if uses_cuda_graphs(config, session.device) else train_step
     out_of_time = False
     with StopRequests() as stop:
         while step < total_steps and not out_of_time and stop.signal_number is None:
@@ -308,14 +317,16 @@ def train(session: Session, run_dir: RunDir, step: int = 0,
                 if scheduled:
                     set_learning_rates(session, step)
                 z = torch.randn(batch_size, z_dim, device=session.device)
-                epoch_stats += train_step(gan, real_images, z, labels if conditional else None,
-                                          generator_step=(step + 1) % train_config.d_steps == 0)
+                epoch_stats += step_function(gan, real_images, z, labels if conditional else None,
+                                             generator_step=(step + 1) % train_config.d_steps == 0)
                 step += 1
                 bar.update()
                 if step % check_every == 0 and not _finite(epoch_stats):
                     if (train_config.on_nan == "rollback" and run_dir.last_checkpoint.is_file()
                             and session.rollbacks < train_config.max_rollbacks):
                         step, epoch_stats = _rollback(session, run_dir, step, log)
+                        if isinstance(step_function, GraphedStep):
+                            step_function.invalidate()  # the optimizers hold new state tensors
                         rolled_back = True
                         break
                     run_dir.append_metrics({"event": "diverged", "step": step})
