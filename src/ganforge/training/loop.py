@@ -256,6 +256,21 @@ def _save(session: Session, run_dir: RunDir, step: int, epoch_stats: torch.Tenso
     return state
 
 
+def _diverged(session: Session, run_dir: RunDir, bad_step: int, exact: bool,
+              log) -> tuple[int, torch.Tensor]:
+    """A NaN/Inf loss: roll back (train.on_nan=rollback, while allowed) or stop, exit code 3."""
+    train = session.config.train
+    if (train.on_nan == "rollback" and run_dir.last_checkpoint.is_file()
+            and session.rollbacks < train.max_rollbacks):
+        return _rollback(session, run_dir, bad_step, log)
+    run_dir.append_metrics({"event": "diverged", "step": bad_step})
+    kept = f"checkpoint {run_dir.last_checkpoint} is kept" if run_dir.last_checkpoint.is_file() \
+        else "no checkpoint was written yet"
+    raise TrainingDiverged(
+        f"loss became NaN/Inf {'at' if exact else 'by'} step {bad_step}; the last good {kept}; "
+        "lower the learning rates (--set train.lr_d=...) or set train.on_nan=rollback")
+
+
 def _rollback(session: Session, run_dir: RunDir, bad_step: int, log) -> tuple[int, torch.Tensor]:
     """Reload the last checkpoint with the learning rates halved once more."""
     state = checkpoint.load(run_dir.last_checkpoint)
@@ -322,20 +337,12 @@ def train(session: Session, run_dir: RunDir, step: int = 0,
                 step += 1
                 bar.update()
                 if step % check_every == 0 and not _finite(epoch_stats):
-                    if (train_config.on_nan == "rollback" and run_dir.last_checkpoint.is_file()
-                            and session.rollbacks < train_config.max_rollbacks):
-                        step, epoch_stats = _rollback(session, run_dir, step, log)
-                        if isinstance(step_function, GraphedStep):
-                            step_function.invalidate()  # the optimizers hold new state tensors
-                        rolled_back = True
-                        break
-                    run_dir.append_metrics({"event": "diverged", "step": step})
-                    kept = f"checkpoint {run_dir.last_checkpoint} is kept" \
-                        if run_dir.last_checkpoint.is_file() else "no checkpoint was written yet"
-                    raise TrainingDiverged(
-                        f"loss became NaN/Inf {'at' if check_every == 1 else 'by'} step {step}; "
-                        f"the last good {kept}; lower the learning rates (--set train.lr_d=...) "
-                        "or set train.on_nan=rollback")
+                    step, epoch_stats = _diverged(session, run_dir, step, exact=check_every == 1,
+                                                  log=log)
+                    if isinstance(step_function, GraphedStep):
+                        step_function.invalidate()  # the optimizers hold new state tensors
+                    rolled_back = True
+                    break
                 if step % train_config.log_every == 0 and not bar.disable:
                     loss_d, loss_g = (epoch_stats[:2] / (step - epoch * steps_per_epoch)).tolist()
                     bar.set_postfix_str(f"loss D {loss_d:.3f}  loss G {loss_g:.3f}")
