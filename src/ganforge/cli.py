@@ -48,12 +48,36 @@ def cmd_train(args: argparse.Namespace) -> int:
         return _resume(args)
     config = load_config(args.preset, args.config, _overrides(args))
     session = prepare(config)
+    if args.dry_run:
+        return _dry_run(session)
     name = args.preset or (args.config.stem if args.config else "mnist-dcgan")
     run_dir = RunDir(args.out or Path("runs") / f"{name}-{time.strftime('%Y%m%d-%H%M%S')}")
     start(session, run_dir)
     print(f"ganforge: training {config.model.name} on {config.data.name} "
           f"({session.total_steps} steps on {session.device}); run folder {run_dir.root}", flush=True)
     return _finish(train(session, run_dir), run_dir)
+
+
+def _dry_run(session) -> int:
+    """Everything up to the first step, plus one step on a small batch; nothing is written."""
+    import torch
+
+    from ganforge.config import dump_yaml
+    from ganforge.training.steps import train_step
+
+    config = session.config
+    real_images, labels = next(session.batches.epoch(0))
+    count = min(8, len(real_images))
+    z = torch.randn(count, config.model.z_dim, device=session.device)
+    stats = train_step(session.gan, real_images[:count], z,
+                       labels[:count] if config.model.conditional else None)
+    if not torch.isfinite(stats).all():
+        raise GanforgeError("dry run: the first step produced NaN/Inf; check the learning rates")
+    print(dump_yaml(config).rstrip())
+    print(_model_summary(config))
+    print(f"ganforge: dry run passed on {session.device} (data verified, models built, one "
+          "forward/backward step); nothing was written")
+    return 0
 
 
 def _finish(outcome, run_dir) -> int:
@@ -212,6 +236,40 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _model_summary(config) -> str:
+    """The G and D tables of `summary` (and of `train --dry-run`)."""
+    import torch
+
+    from ganforge.models import build_discriminator, build_generator
+    from ganforge.models.layers import balanced_labels
+    from ganforge.summary import format_table, summarize, training_step_bytes
+    from ganforge.training.loop import model_arguments
+
+    generator_spec, discriminator_kwargs = model_arguments(config)
+    generator = build_generator(config.model.name, **generator_spec["kwargs"])
+    discriminator = build_discriminator(config.model.name, **discriminator_kwargs)
+    labels = balanced_labels(1, generator.num_classes)
+    rows_g = summarize(generator, torch.zeros(1, config.model.z_dim), labels)
+    image = generator.eval()(torch.zeros(1, config.model.z_dim), labels)
+    rows_d = summarize(discriminator, image, labels)
+    parameters = sum(p.numel() for module in (generator, discriminator) for p in module.parameters())
+    step_bytes = training_step_bytes(rows_g, rows_d, parameters, config.train.batch_size)
+    return "\n".join([
+        format_table(f"generator ({config.model.name}), per image", rows_g),
+        format_table(f"discriminator ({config.model.name}), per image", rows_d),
+        f"parameters: {parameters:,d}; a training step at batch {config.train.batch_size} needs "
+        f"about {step_bytes / 2**20:,.0f} MiB (float32 weights, gradients, Adam moments, "
+        "activations)",
+    ])
+
+
+def cmd_summary(args: argparse.Namespace) -> int:
+    from ganforge.config import load_config
+
+    print(_model_summary(load_config(args.preset, args.config, _overrides(args))))
+    return 0
+
+
 def cmd_presets(args: argparse.Namespace) -> int:
     from ganforge.config import preset_names, preset_values
 
@@ -270,6 +328,8 @@ def build_parser() -> Parser:
     train.add_argument("--device", choices=["auto", "cpu", "cuda", "mps"])
     train.add_argument("--data-dir", help="folder searched first for the dataset files")
     train.add_argument("--resume", type=Path, metavar="RUN_DIR", help="continue this run")
+    train.add_argument("--dry-run", action="store_true",
+                       help="validate everything and run one step on a small batch; write nothing")
     train.add_argument("--force", action="store_true",
                        help="with --resume: accept config changes beyond epochs/steps/minutes")
     train.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
@@ -297,6 +357,13 @@ def build_parser() -> Parser:
     interpolate.add_argument("--label", type=int, help="class held along the walk (default 0)")
     interpolate.add_argument("--no-ema", action="store_true")
     interpolate.set_defaults(handler=cmd_interpolate)
+
+    summary = commands.add_parser("summary", help="layer tables of G and D: shapes, params, MACs")
+    summary_source = summary.add_mutually_exclusive_group()
+    summary_source.add_argument("--preset")
+    summary_source.add_argument("--config", type=Path)
+    summary.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
+    summary.set_defaults(handler=cmd_summary, **{flag: None for flag in TRAIN_FLAGS})
 
     presets = commands.add_parser("presets", help="list presets")
     presets.set_defaults(handler=cmd_presets)

@@ -1,0 +1,80 @@
+"""Layer tables for G and D: output shapes, parameters and multiply-accumulates per image.
+
+Counted with forward hooks on the leaf modules of one forward pass of a single image; MACs
+cover convolutions, transposed convolutions and linear layers (what dominates the cost).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+
+@dataclass(frozen=True)
+class LayerRow:
+    name: str
+    kind: str
+    output_shape: tuple[int, ...]
+    parameters: int
+    macs: int
+
+
+def layer_macs(module: nn.Module, inputs: torch.Tensor, output: torch.Tensor) -> int:
+    """Multiply-accumulates of one leaf module for the given (single-image) input."""
+    if isinstance(module, nn.ConvTranspose2d):  # every input pixel meets C_out * k * k weights
+        return inputs.numel() * module.out_channels * module.kernel_size[0] * module.kernel_size[1] \
+            // module.groups
+    if isinstance(module, nn.Conv2d):  # every output pixel sums C_in * k * k products
+        return output.numel() * module.in_channels * module.kernel_size[0] * module.kernel_size[1] \
+            // module.groups
+    if isinstance(module, nn.Linear):
+        return module.in_features * module.out_features
+    return 0
+
+
+def summarize(model: nn.Module, *example_inputs) -> list[LayerRow]:
+    """One row per leaf module, in execution order, for a batch of one."""
+    rows: list[LayerRow] = []
+    names = {module: name for name, module in model.named_modules()}
+
+    def hook(module, inputs, output):
+        if output is inputs[0]:  # a pass-through (e.g. the label embedding of an unconditional G)
+            return
+        rows.append(LayerRow(names[module], type(module).__name__, tuple(output.shape[1:]),
+                             sum(p.numel() for p in module.parameters(recurse=False)),
+                             layer_macs(module, inputs[0][0], output[0])))
+
+    leaves = [m for m in model.modules() if not list(m.children())]
+    handles = [leaf.register_forward_hook(hook) for leaf in leaves]
+    was_training = model.training
+    try:
+        model.eval()
+        with torch.no_grad():
+            model(*example_inputs)
+    finally:
+        model.train(was_training)
+        for handle in handles:
+            handle.remove()
+    return rows
+
+
+def training_step_bytes(rows_g: list[LayerRow], rows_d: list[LayerRow], parameters: int,
+                        batch_size: int) -> int:
+    """Rough float32 memory of a training step: weights, gradients and two Adam moments, plus
+    every activation kept for backward and its gradient (D runs three times a step)."""
+    activations_g = sum(torch.Size(r.output_shape).numel() for r in rows_g)
+    activations_d = sum(torch.Size(r.output_shape).numel() for r in rows_d)
+    return 4 * (4 * parameters + 2 * batch_size * (activations_g + 3 * activations_d))
+
+
+def format_table(title: str, rows: list[LayerRow]) -> str:
+    lines = [title, f"  {'layer':28s} {'kind':18s} {'output':>16s} {'params':>10s} {'MACs':>12s}"]
+    for row in rows:
+        shape = "x".join(map(str, row.output_shape))
+        lines.append(f"  {row.name:28s} {row.kind:18s} {shape:>16s} {row.parameters:>10,d} "
+                     f"{row.macs:>12,d}")
+    lines.append(f"  {'total':28s} {'':18s} {'':>16s} {sum(r.parameters for r in rows):>10,d} "
+                 f"{sum(r.macs for r in rows):>12,d}")
+    return "\n".join(lines)
