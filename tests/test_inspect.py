@@ -43,3 +43,30 @@ def test_dry_run_validates_and_writes_nothing(tmp_path):
     assert not any(tmp_path.iterdir())
     bad = run_cli("train", *TINY, "--dry-run", "--set", "train.lr_g=5")
     assert bad.returncode == 2 and "train.lr_g" in bad.stderr
+
+
+def test_show_data_applies_the_augmentation(tmp_path):
+    import numpy as np
+    from PIL import Image
+
+    from conftest import MNIST_DIR
+    from ganforge.data.sources import load_split
+    from ganforge.training.loop import prepare
+    from ganforge.training.run_dir import image_grid
+
+    def show(name: str, *extra: str):
+        result = run_cli("show-data", "--data-dir", str(MNIST_DIR), "--n", "16",
+                         "--out", str(tmp_path / name), "--set", "data.limit=512", *extra)
+        assert result.returncode == 0, result.stderr
+        return np.asarray(Image.open(tmp_path / name))
+
+    plain = show("plain.png")
+    rotated = show("rotated.png", "--set", "data.rotation_degrees=30")
+    assert plain.shape == rotated.shape and not np.array_equal(plain, rotated)
+    assert np.array_equal(plain, show("again.png"))
+    # Without augmentation the grid is exactly the first training batch, scaled.
+    session = prepare(load_config(overrides=[("data.limit", 512), ("train.device", "cpu"),
+                                             ("data.path", str(MNIST_DIR))]))
+    order = session.batches.permutation(0)[:16]
+    images = torch.from_numpy(load_split("mnist", str(MNIST_DIR))[0][:512])[order]
+    assert np.array_equal(plain, image_grid(images.float() / 127.5 - 1))

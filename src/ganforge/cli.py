@@ -270,6 +270,44 @@ def cmd_summary(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_show_data(args: argparse.Namespace) -> int:
+    """A real batch exactly as training sees it (scaled, augmented); with --compare, generated
+    images of a run beside it."""
+    import torch
+
+    from ganforge.config import load_config
+    from ganforge.sampling import generate, load_generator
+    from ganforge.training.loop import prepare
+    from ganforge.training.run_dir import save_grid_png
+
+    if args.n < 1:
+        raise ConfigError(f"--n must be at least 1, got {args.n}")
+    config = load_config(args.preset, args.config, _overrides(args))
+    session = prepare(config)
+    torch.manual_seed(config.train.seed)  # the same augmentation draw every time
+    real_images, _ = next(session.batches.epoch(0))
+    real_images = real_images[: args.n].cpu()
+    if config.data.scale == "unit":  # show [0, 1] reals as they look, on the grid's [-1, 1] scale
+        real_images = real_images * 2 - 1
+    if args.compare is not None:
+        import numpy as np
+        from PIL import Image
+
+        from ganforge.training.run_dir import image_grid
+
+        generated = generate(load_generator(args.compare), len(real_images), seed=config.train.seed)
+        left, right = image_grid(real_images), image_grid(generated)
+        spacer = np.full((left.shape[0], 8, 3), 255, dtype=np.uint8)
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        Image.fromarray(np.concatenate([left, spacer, right], axis=1)).save(args.out)
+        print(f"ganforge: wrote real (left) and generated (right) images to {args.out}")
+        return 0
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    save_grid_png(real_images, args.out)
+    print(f"ganforge: wrote {len(real_images)} training images, as the model sees them, to {args.out}")
+    return 0
+
+
 def cmd_presets(args: argparse.Namespace) -> int:
     from ganforge.config import preset_names, preset_values
 
@@ -364,6 +402,19 @@ def build_parser() -> Parser:
     summary_source.add_argument("--config", type=Path)
     summary.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
     summary.set_defaults(handler=cmd_summary, **{flag: None for flag in TRAIN_FLAGS})
+
+    show = commands.add_parser("show-data", help="a grid of a real batch as training sees it")
+    show_source = show.add_mutually_exclusive_group()
+    show_source.add_argument("--preset")
+    show_source.add_argument("--config", type=Path)
+    show.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
+    show.add_argument("--data-dir")
+    show.add_argument("--out", type=Path, required=True, help="a .png file")
+    show.add_argument("--n", type=int, default=64)
+    show.add_argument("--compare", type=Path, metavar="RUN",
+                      help="a run folder or checkpoint: its samples beside the real ones")
+    show.set_defaults(handler=cmd_show_data,
+                      **{flag: None for flag in TRAIN_FLAGS if flag != "data_dir"})
 
     presets = commands.add_parser("presets", help="list presets")
     presets.set_defaults(handler=cmd_presets)
