@@ -9,6 +9,8 @@ buffer.
 
 from __future__ import annotations
 
+import contextlib
+
 import torch
 
 from ganforge.training.steps import Gan, train_step
@@ -58,20 +60,19 @@ class GraphedStep:
         gan = self.gan
         static = (real_images.clone(), z.clone(), None if labels is None else labels.clone())
         saved = {id(tensor): (tensor, tensor.detach().clone()) for tensor in _state_tensors(gan)}
-        if not self.capture:
+        # Capture needs the warm-up on a side stream; the eager path (CPU tests) runs it in place.
+        stream = torch.cuda.Stream() if self.capture else None
+        if stream is not None:
+            stream.wait_stream(torch.cuda.current_stream())
+        with torch.cuda.stream(stream) if stream is not None else contextlib.nullcontext():
             for _ in range(WARMUP_STEPS):
                 train_step(gan, *static, generator_step=generator_step)
-            _undo_warmup(gan, saved)
-            return static, None, None
-        stream = torch.cuda.Stream()
-        stream.wait_stream(torch.cuda.current_stream())
-        with torch.cuda.stream(stream):
-            for _ in range(WARMUP_STEPS):
-                train_step(gan, *static, generator_step=generator_step)
-        torch.cuda.current_stream().wait_stream(stream)
-        graph = torch.cuda.CUDAGraph()
-        with torch.cuda.graph(graph):
-            stats = train_step(gan, *static, generator_step=generator_step)
+        graph = stats = None
+        if stream is not None:
+            torch.cuda.current_stream().wait_stream(stream)
+            graph = torch.cuda.CUDAGraph()
+            with torch.cuda.graph(graph):
+                stats = train_step(gan, *static, generator_step=generator_step)
         _undo_warmup(gan, saved)
         return static, graph, stats
 

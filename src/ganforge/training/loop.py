@@ -20,7 +20,7 @@ from ganforge.data.sources import DATASETS, load_split
 from ganforge.errors import CheckpointError, ConfigError, GanforgeError, TrainingDiverged
 from ganforge.losses import LOSSES
 from ganforge.models import MODELS, build_discriminator, build_generator
-from ganforge.models.layers import balanced_labels
+from ganforge.sampling import generate
 from ganforge.training import checkpoint
 from ganforge.training.cuda_graph import GraphedStep
 from ganforge.training.ema import Ema
@@ -243,17 +243,15 @@ def _finite(stats: torch.Tensor) -> bool:
     return bool(torch.isfinite(stats).all())
 
 
-def _save(session: Session, run_dir: RunDir, step: int, epoch_stats: torch.Tensor) -> dict:
+def _save(session: Session, run_dir: RunDir, step: int, epoch_stats: torch.Tensor) -> None:
     """Write last.pt; a full disk or unwritable folder stops the run, keeping the old file."""
-    state = checkpoint_state(session, step, epoch_stats)
     try:
-        checkpoint.save(state, run_dir.last_checkpoint)
+        checkpoint.save(checkpoint_state(session, step, epoch_stats), run_dir.last_checkpoint)
     except OSError as error:
         raise GanforgeError(
             f"cannot write checkpoint in {run_dir.checkpoints} ({error.strerror}); the last good "
             f"checkpoint is kept; free space and continue with: ganforge train --resume {run_dir.root}"
         ) from None
-    return state
 
 
 def _diverged(session: Session, run_dir: RunDir, bad_step: int, exact: bool,
@@ -373,15 +371,20 @@ def train(session: Session, run_dir: RunDir, step: int = 0,
     return Outcome(step, stop.signal_number)
 
 
-def _end_of_segment(session: Session, run_dir: RunDir, record: dict[str, Any], step: int,
-                    epoch_stats: torch.Tensor) -> None:
-    """Metrics, grid and checkpoint: what every epoch end (or early stop) leaves behind."""
+def _draw(session: Session, count: int, **kwargs) -> torch.Tensor:
+    """Images from the generator `sample` will use, in eval mode; training mode is restored."""
     generator = session.sampling_generator
     generator.eval()
-    with torch.no_grad():
-        samples = generator(session.fixed_noise, balanced_labels(
-            len(session.fixed_noise), generator.num_classes, session.device))
-    generator.train(generator is session.gan.generator)
+    try:
+        return generate(generator, count, **kwargs)
+    finally:
+        generator.train(generator is session.gan.generator)
+
+
+def _end_of_segment(session: Session, run_dir: RunDir, record: dict[str, Any], step: int,
+                    epoch_stats: torch.Tensor) -> None:
+    """Metrics, grid, evaluation and checkpoint: what every epoch end (or early stop) leaves."""
+    samples = _draw(session, len(session.fixed_noise), z=session.fixed_noise)
     try:
         run_dir.append_metrics(record)
         run_dir.log_scalars(record, step)
@@ -390,30 +393,26 @@ def _end_of_segment(session: Session, run_dir: RunDir, record: dict[str, Any], s
         raise GanforgeError(
             f"cannot write to {run_dir.root} ({error.strerror}); the last good checkpoint is kept; "
             f"free space and continue with: ganforge train --resume {run_dir.root}") from None
-    state = _save(session, run_dir, step, epoch_stats)
     eval_every = session.config.train.eval_every
     if eval_every and record["complete"] and (record["epoch"] % eval_every == 0
                                               or step == session.total_steps):
-        _evaluate(session, run_dir, record, step, state)
+        _evaluate(session, run_dir, record, step, epoch_stats)
+    _save(session, run_dir, step, epoch_stats)  # after the evaluation: it records the best FID
 
 
 def _evaluate(session: Session, run_dir: RunDir, record: dict[str, Any], step: int,
-              state: dict[str, Any]) -> None:
+              epoch_stats: torch.Tensor) -> None:
     """FID of fresh samples; the best generator so far is kept as checkpoints/best.pt."""
     # Imported here: only runs that evaluate need the feature network.
     from ganforge.metrics import evaluate
-    from ganforge.sampling import generate
 
-    config, generator = session.config, session.sampling_generator
-    generator.eval()
-    images = generate(generator, config.train.eval_samples, seed=config.train.seed + 1)
-    generator.train(generator is session.gan.generator)
+    config = session.config
+    images = _draw(session, config.train.eval_samples, seed=config.train.seed + 1)
     fid = evaluate(images, config.data.name, ("fid",))["fid"]
     improved = fid < session.best_fid
     if improved:
-        session.best_fid = state["best_fid"] = fid
-        checkpoint.save(state, run_dir.checkpoints / "best.pt")
-        checkpoint.save(state, run_dir.last_checkpoint)  # so a resume knows the new best
+        session.best_fid = fid
+        checkpoint.save(checkpoint_state(session, step, epoch_stats), run_dir.checkpoints / "best.pt")
     eval_record = {"event": "eval", "epoch": record["epoch"], "step": step, "fid": fid,
                    "best": improved}
     run_dir.append_metrics(eval_record)
