@@ -74,7 +74,9 @@ class TrainConfig:
     channels_last: bool = True  # NHWC memory for G and D: faster convolutions on CPU and GPU
     cuda_graphs: bool = True  # on CUDA with a constant LR: replay the whole step as one graph
     num_samples: int = 64  # images in the fixed-noise grid written after every epoch
-    log_every: int = 50  # steps between progress-bar loss updates (each one syncs the device)
+    log_every: int = 50  # steps between interval records and health checks (each syncs the device)
+    health: bool = True  # training-health detectors: warn with causes and remedies
+    health_window: int = 250  # steps a failure must last before the detectors warn
     checkpoint_every: int = 0  # steps between mid-epoch checkpoints (0: at epoch ends only)
     on_nan: str = "stop"  # a NaN/Inf loss: "stop", or "rollback" to the last checkpoint, lr halved
     max_rollbacks: int = 3
@@ -335,6 +337,7 @@ def validate(config: Config) -> None:
              f"train.device must be one of {', '.join(DEVICES)}, got {train.device!r}")
     _require(train.num_samples >= 1, f"train.num_samples must be >= 1, got {train.num_samples}")
     _require(train.log_every >= 1, f"train.log_every must be >= 1, got {train.log_every}")
+    _require(train.health_window >= 1, f"train.health_window must be >= 1, got {train.health_window}")
     _require(train.checkpoint_every >= 0,
              f"train.checkpoint_every must be >= 0 (0: epoch ends only), got {train.checkpoint_every}")
     _require(train.on_nan in ("stop", "rollback"),

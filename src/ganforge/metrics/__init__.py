@@ -16,11 +16,11 @@ import numpy as np
 import torch
 
 from ganforge.data.sources import load_split
-from ganforge.metrics import classes, cs, dc, fid, kid, memorization, pr  # noqa: F401  (register)
+from ganforge.metrics import classes, cs, dc, fid, kid, memorization, pr, spread  # noqa: F401  (register)
 from ganforge.metrics.base import METRICS, FeatureSet, MetricInputs
 from ganforge.metrics.features import FeatureNetwork, feature_network
 
-DEFAULT_METRICS = ("fid", "kid", "pr", "dc", "cs", "classes")
+DEFAULT_METRICS = ("fid", "kid", "pr", "dc", "cs", "classes", "spread")
 
 
 def cache_dir() -> Path:

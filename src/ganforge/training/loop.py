@@ -24,6 +24,7 @@ from ganforge.sampling import generate
 from ganforge.training import checkpoint
 from ganforge.training.cuda_graph import GraphedStep
 from ganforge.training.ema import Ema
+from ganforge.training.health import HealthMonitor
 from ganforge.training.run_dir import RunDir
 from ganforge.training.signals import StopRequests
 from ganforge.training.steps import STAT_NAMES, Gan, train_step
@@ -82,6 +83,7 @@ class Session:
     gan: Gan
     generator_spec: dict[str, Any]  # name + constructor arguments: enough to rebuild G alone
     fixed_noise: torch.Tensor
+    health: HealthMonitor | None = None
     best_fid: float = math.inf
     rollbacks: int = 0  # NaN rollbacks so far; each halves the learning rates
 
@@ -172,7 +174,8 @@ def prepare(config: Config) -> Session:
     # Its own generator: the grid's noise is the same however the run is split or resumed.
     noise_rng = torch.Generator().manual_seed(train.seed)
     fixed_noise = torch.randn(train.num_samples, model.z_dim, generator=noise_rng).to(device)
-    return Session(config, device, batches, gan, generator_spec, fixed_noise)
+    return Session(config, device, batches, gan, generator_spec, fixed_noise,
+                   HealthMonitor(config) if train.health else None)
 
 
 def checkpoint_state(session: Session, step: int, epoch_stats: torch.Tensor) -> dict[str, Any]:
@@ -303,6 +306,7 @@ def train(session: Session, run_dir: RunDir, step: int = 0,
     steps_per_epoch, total_steps = batches.steps_per_epoch, session.total_steps
     if epoch_stats is None:
         epoch_stats = torch.zeros(len(STAT_NAMES), device=session.device)
+    interval_stats = torch.zeros_like(epoch_stats)
     if step >= total_steps:
         log(f"{run_dir.root} has already finished its {total_steps} steps; nothing to do "
             "(raise --epochs or --max-steps to train further)")
@@ -330,8 +334,10 @@ def train(session: Session, run_dir: RunDir, step: int = 0,
                 if scheduled:
                     set_learning_rates(session, step)
                 z = torch.randn(batch_size, z_dim, device=session.device)
-                epoch_stats += step_function(gan, real_images, z, labels if conditional else None,
-                                             generator_step=(step + 1) % train_config.d_steps == 0)
+                step_stats = step_function(gan, real_images, z, labels if conditional else None,
+                                           generator_step=(step + 1) % train_config.d_steps == 0)
+                epoch_stats += step_stats
+                interval_stats += step_stats
                 step += 1
                 bar.update()
                 if step % check_every == 0 and not _finite(epoch_stats):
@@ -341,9 +347,9 @@ def train(session: Session, run_dir: RunDir, step: int = 0,
                         step_function.invalidate()  # the optimizers hold new state tensors
                     rolled_back = True
                     break
-                if step % train_config.log_every == 0 and not bar.disable:
-                    loss_d, loss_g = (epoch_stats[:2] / (step - epoch * steps_per_epoch)).tolist()
-                    bar.set_postfix_str(f"loss D {loss_d:.3f}  loss G {loss_g:.3f}")
+                if step % train_config.log_every == 0:
+                    record = _interval_record(session, run_dir, interval_stats, epoch, step, log)
+                    bar.set_postfix_str(f"loss D {record['loss_d']:.3f}  loss G {record['loss_g']:.3f}")
                 if (train_config.checkpoint_every and step % train_config.checkpoint_every == 0
                         and step % steps_per_epoch and _finite(epoch_stats)):
                     _save(session, run_dir, step, epoch_stats)
@@ -369,6 +375,31 @@ def train(session: Session, run_dir: RunDir, step: int = 0,
             _end_of_segment(session, run_dir, record, step, epoch_stats)
     run_dir.close()
     return Outcome(step, stop.signal_number)
+
+
+def _interval_record(session: Session, run_dir: RunDir, interval_stats: torch.Tensor, epoch: int,
+                     step: int, log: Callable[[str], None]) -> dict[str, Any]:
+    """Averages over the last log interval, with the learning rates, to metrics.jsonl,
+    TensorBoard and the health monitor; `interval_stats` is reset."""
+    averages = (interval_stats / session.config.train.log_every).tolist()
+    interval_stats.zero_()
+    record = {"event": "interval", "epoch": epoch + 1, "step": step, **dict(zip(STAT_NAMES, averages)),
+              "lr_g": session.gan.optimizer_g.param_groups[0]["lr"],
+              "lr_d": session.gan.optimizer_d.param_groups[0]["lr"]}
+    run_dir.append_metrics(record)
+    run_dir.log_scalars({f"interval/{key}": value for key, value in record.items()
+                         if key not in ("event", "epoch", "step")}, step)
+    _check_health(session, run_dir, record, log)
+    return record
+
+
+def _check_health(session: Session, run_dir: RunDir, record: dict[str, Any],
+                  log: Callable[[str], None]) -> None:
+    if session.health is None:
+        return
+    for warning in session.health.observe(record):
+        log(warning.text())
+        run_dir.append_metrics(warning.record())
 
 
 def _draw(session: Session, count: int, **kwargs) -> torch.Tensor:
@@ -402,23 +433,28 @@ def _end_of_segment(session: Session, run_dir: RunDir, record: dict[str, Any], s
 
 def _evaluate(session: Session, run_dir: RunDir, record: dict[str, Any], step: int,
               epoch_stats: torch.Tensor) -> None:
-    """FID of fresh samples; the best generator so far is kept as checkpoints/best.pt."""
+    """FID (plus class coverage and feature spread, which the health monitor reads) of fresh
+    samples; the best generator so far is kept as checkpoints/best.pt."""
     # Imported here: only runs that evaluate need the feature network.
     from ganforge.metrics import evaluate
 
     config = session.config
     images = _draw(session, config.train.eval_samples, seed=config.train.seed + 1)
-    fid = evaluate(images, config.data.name, ("fid",))["fid"]
+    results = evaluate(images, config.data.name, ("fid", "classes", "spread"))
+    fid = results["fid"]
     improved = fid < session.best_fid
     if improved:
         session.best_fid = fid
         checkpoint.save(checkpoint_state(session, step, epoch_stats), run_dir.checkpoints / "best.pt")
     eval_record = {"event": "eval", "epoch": record["epoch"], "step": step, "fid": fid,
-                   "best": improved}
+                   "classes_covered": results["classes_covered"],
+                   "feature_spread": results["feature_spread"], "best": improved}
     run_dir.append_metrics(eval_record)
-    run_dir.log_scalars({"eval/fid": fid}, step)
-    tqdm.write(f"  FID {fid:.3f} on {config.train.eval_samples} samples"
+    run_dir.log_scalars({"eval/fid": fid, "eval/feature_spread": results["feature_spread"]}, step)
+    tqdm.write(f"  FID {fid:.3f} on {config.train.eval_samples} samples, "
+               f"{results['classes_covered']} classes, spread {results['feature_spread']:.2f}"
                f"{' (best so far: checkpoints/best.pt)' if improved else ''}")
+    _check_health(session, run_dir, eval_record, tqdm.write)
 
 
 def start(session: Session, run_dir: RunDir) -> None:

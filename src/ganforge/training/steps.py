@@ -11,8 +11,15 @@ from ganforge.data.augment import diff_augment
 from ganforge.losses import GanLoss, gradient_penalty, r1_penalty
 from ganforge.training.ema import Ema
 
-# What a step reports, in this order; sums over steps are averaged per epoch by the loop.
-STAT_NAMES = ("loss_d", "loss_g", "d_real", "d_fake", "acc_real", "acc_fake")
+# What a step reports, in this order; the loop averages them per log interval and per epoch.
+# Gradient norms are of the whole model's gradient (L2, before the optimizer step); G's is 0
+# on critic-only steps.
+STAT_NAMES = ("loss_d", "loss_g", "d_real", "d_fake", "acc_real", "acc_fake", "grad_norm_d",
+              "grad_norm_g")
+
+
+def _gradient_norm(module: nn.Module) -> torch.Tensor:
+    return torch.nn.utils.get_total_norm([p.grad for p in module.parameters() if p.grad is not None])
 
 
 @dataclass
@@ -65,6 +72,7 @@ def train_step(gan: Gan, real_images: torch.Tensor, z: torch.Tensor,
         loss_d = loss_d + gan.r1_weight / 2 * r1_penalty(real_logits, real_input)
     gan.optimizer_d.zero_grad(set_to_none=True)
     loss_d.backward()
+    grad_norm_d = _gradient_norm(discriminator)
     gan.optimizer_d.step()
 
     if generator_step:
@@ -73,15 +81,18 @@ def train_step(gan: Gan, real_images: torch.Tensor, z: torch.Tensor,
         loss_g = loss.generator(discriminator(gan.discriminator_input(fake_images), labels))
         gan.optimizer_g.zero_grad(set_to_none=True)
         loss_g.backward()
+        grad_norm_g = _gradient_norm(generator)
         gan.optimizer_g.step()
         if gan.ema is not None:
             gan.ema.update(generator)
     else:  # a critic-only step: report G's loss against the D it just faced
         loss_g = loss.generator(fake_logits.detach())
+        grad_norm_g = torch.zeros_like(grad_norm_d)
 
     with torch.no_grad():
         real_score, fake_score = loss.realness(real_logits), loss.realness(fake_logits)
         return torch.stack([
             loss_d.detach(), loss_g.detach(), real_score.mean(), fake_score.mean(),
             (real_score > 0.5).float().mean(), (fake_score <= 0.5).float().mean(),
+            grad_norm_d, grad_norm_g,
         ])
