@@ -175,12 +175,43 @@ def cmd_interpolate(args: argparse.Namespace) -> int:
     generator = load_generator(args.source, ema=not args.no_ema)
     ends = [torch.randn(generator.z_dim, generator=torch.Generator().manual_seed(seed))
             for seed in (args.seed, args.seed2)]
-    z = slerp(*ends, args.steps)
+    z = slerp(*ends, torch.linspace(0, 1, args.steps)[:, None])
     labels = _labels_for(generator, args, args.steps)
     if labels is None and generator.num_classes:
         labels = torch.zeros(args.steps, dtype=torch.long)  # hold the class fixed along the walk
     images = generate(generator, args.steps, labels=labels, z=z)
     print(f"ganforge: {write_images(images, args.out, columns=args.steps)}")
+    return 0
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    from ganforge.export import FORMATS, export
+    from ganforge.sampling import checkpoint_path, load_generator, model_card
+    from ganforge.training import checkpoint
+
+    out = args.out or Path(f"generator{FORMATS[args.format]}")
+    spec = checkpoint.load(checkpoint_path(args.source))["generator"]
+    generator = load_generator(args.source, ema=not args.no_ema)
+    sidecar = export(generator, {"name": spec["name"], "kwargs": spec["kwargs"]}, args.format, out,
+                     model_card(args.source, ema=not args.no_ema))
+    fid = "" if sidecar["fid"] is None else f", FID {sidecar['fid']:.3f}"
+    print(f"ganforge: wrote {args.format} {out} ({'EMA' if sidecar['ema'] else 'raw'} weights, "
+          f"z {sidecar['z_dim']}, images {tuple(sidecar['image_shape'])}{fid}) and {out}.json")
+    return 0
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    from ganforge.serve import make_server
+
+    server = make_server(args.source, args.host, args.port, ema=not args.no_ema)
+    host, port = server.server_address[:2]
+    print(f"ganforge: serving {args.source} at http://{host}:{port}/ (Ctrl-C to stop)", flush=True)
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        print("ganforge: stopped", file=sys.stderr)
+    finally:
+        server.server_close()
     return 0
 
 
@@ -375,7 +406,8 @@ def build_parser() -> Parser:
     train.set_defaults(handler=cmd_train)
 
     sample = commands.add_parser("sample", help="draw images from a run or checkpoint")
-    sample.add_argument("source", type=Path, help="a run folder or checkpoint file")
+    sample.add_argument("source", type=Path,
+                        help="a run folder, checkpoint file or exported .ts/.onnx/.safetensors")
     sample.add_argument("--n", type=int, default=64, help="how many images (default 64)")
     sample.add_argument("--out", type=Path, required=True,
                         help="FILE.png (a grid), FILE.npy (uint8 N,C,H,W) or a folder of PNGs")
@@ -448,6 +480,21 @@ def build_parser() -> Parser:
     classifier.add_argument("--data-dir")
     classifier.add_argument("--out", type=Path, required=True)
     classifier.set_defaults(handler=cmd_train_classifier)
+
+    export = commands.add_parser("export", help="the generator as TorchScript, ONNX or safetensors")
+    export.add_argument("source", type=Path, help="a run folder or checkpoint file")
+    export.add_argument("--format", choices=["torchscript", "onnx", "safetensors"], required=True)
+    export.add_argument("--out", type=Path,
+                        help="file to write (.ts, .onnx, .safetensors; default generator.SUFFIX)")
+    export.add_argument("--no-ema", action="store_true", help="export G's raw weights, not its EMA")
+    export.set_defaults(handler=cmd_export)
+
+    serve = commands.add_parser("serve", help="a local web page that draws samples on demand")
+    serve.add_argument("source", type=Path, help="a run folder, checkpoint or exported file")
+    serve.add_argument("--host", default="127.0.0.1", help="default 127.0.0.1 (this machine only)")
+    serve.add_argument("--port", type=int, default=7860)
+    serve.add_argument("--no-ema", action="store_true")
+    serve.set_defaults(handler=cmd_serve)
 
     info = commands.add_parser("info", help="show a run's config and last metrics")
     info.add_argument("run", type=Path)

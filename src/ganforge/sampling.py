@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -10,6 +12,7 @@ from PIL import Image
 from torch import nn
 
 from ganforge.errors import CheckpointError, GanforgeError
+from ganforge.export import SUFFIXES, load_exported, read_sidecar, sidecar_path
 from ganforge.models import MODELS, build_generator
 from ganforge.models.layers import balanced_labels
 from ganforge.training import checkpoint
@@ -27,8 +30,10 @@ def checkpoint_path(source: Path) -> Path:
 
 
 def load_generator(source: Path, device: str | torch.device = "cpu", ema: bool = True) -> nn.Module:
-    """The generator of a run folder or checkpoint, in eval mode, built without the training
-    config; its EMA weights when the run kept them (and `ema`)."""
+    """The generator of a run folder, checkpoint or exported file, in eval mode, built without
+    the training config; its EMA weights when the run kept them (and `ema`)."""
+    if source.suffix in SUFFIXES:
+        return load_exported(source)
     path = checkpoint_path(source)
     state = checkpoint.load(path)
     spec = state["generator"]
@@ -45,6 +50,40 @@ def load_generator(source: Path, device: str | torch.device = "cpu", ema: bool =
     return generator.to(device, memory_format=torch.channels_last).eval()
 
 
+def model_card(source: Path, ema: bool = True) -> dict[str, Any]:
+    """What a person wants to know about a generator: where it came from, how long it trained,
+    how good it measured. Read from files only (checkpoint, run folder, or export sidecar)."""
+    if source.suffix in SUFFIXES:
+        sidecar = read_sidecar(source) if sidecar_path(source).is_file() else {}
+        return {key: sidecar.get(key) for key in CARD_KEYS} | {"source": str(source)}
+    path = checkpoint_path(source)
+    state = checkpoint.load(path)
+    config = state["config"]
+    run_dir = RunDir(path.parent.parent if path.parent.name == "checkpoints" else path.parent)
+    records = run_dir.read_metrics()
+    epochs = [record for record in records if record.get("event") == "epoch"]
+    fid, fid_from = None, None
+    evaluated = run_dir.root / "eval.json"
+    if evaluated.is_file():
+        fid, fid_from = json.loads(evaluated.read_text()).get("fid"), "ganforge evaluate"
+    else:
+        evals = [record for record in records if record.get("event") == "eval"]
+        if evals:
+            fid, fid_from = evals[-1]["fid"], "evaluation during training"
+    return {
+        "source": str(source), "description": config.get("description", ""),
+        "dataset": config["data"]["name"], "model": state["generator"]["name"],
+        "conditional": bool(state["generator"]["kwargs"].get("num_classes")),
+        "step": state["step"], "epoch": epochs[-1]["epoch"] if epochs else 0,
+        "ema": ema and "generator_ema" in state, "fid": fid, "fid_from": fid_from,
+        "ganforge_version": state["ganforge_version"],
+    }
+
+
+CARD_KEYS = ("description", "dataset", "model", "conditional", "step", "epoch", "ema", "fid",
+             "fid_from", "ganforge_version")
+
+
 @torch.no_grad()
 def generate(generator: nn.Module, count: int, seed: int = 0, batch_size: int = 1000,
              labels: torch.Tensor | None = None, z: torch.Tensor | None = None) -> torch.Tensor:
@@ -52,7 +91,7 @@ def generate(generator: nn.Module, count: int, seed: int = 0, batch_size: int = 
 
     A conditional generator draws `labels` (default: every class in turn).
     """
-    device = next(generator.parameters()).device
+    device = next(generator.parameters(), torch.empty(0)).device  # ONNX generators: no parameters
     if z is None:
         z = torch.randn(count, generator.z_dim, generator=torch.Generator().manual_seed(seed))
     if labels is None:
@@ -63,13 +102,17 @@ def generate(generator: nn.Module, count: int, seed: int = 0, batch_size: int = 
     return torch.cat(chunks)
 
 
-def slerp(start: torch.Tensor, end: torch.Tensor, steps: int) -> torch.Tensor:
-    """Spherical interpolation between two latent vectors, `steps` points including both ends."""
-    weights = torch.linspace(0, 1, steps)[:, None]
-    omega = torch.arccos((start / start.norm() * end / end.norm()).sum().clamp(-1, 1))
-    if omega.abs() < 1e-6:
-        return (1 - weights) * start + weights * end
-    return (torch.sin((1 - weights) * omega) * start + torch.sin(weights * omega) * end) / torch.sin(omega)
+def slerp(start: torch.Tensor, end: torch.Tensor, weights: torch.Tensor | float) -> torch.Tensor:
+    """Spherical interpolation from `start` to `end` (vectors or rows of vectors) at `weights`
+    (0 gives start, 1 gives end; broadcast, e.g. shape (steps, 1) for a walk of `steps` points)."""
+    weights = torch.as_tensor(weights, dtype=start.dtype)
+    cosine = (start / start.norm(dim=-1, keepdim=True) * end / end.norm(dim=-1, keepdim=True)) \
+        .sum(dim=-1, keepdim=True).clamp(-1, 1)
+    omega = torch.arccos(cosine)
+    straight = (1 - weights) * start + weights * end
+    curved = (torch.sin((1 - weights) * omega) * start + torch.sin(weights * omega) * end) \
+        / torch.sin(omega).clamp_min(1e-12)
+    return torch.where(omega.abs() < 1e-6, straight, curved)
 
 
 def write_images(images: torch.Tensor, out: Path, columns: int | None = None) -> str:

@@ -22,7 +22,7 @@ class Generator(nn.Module):
         self.net = nn.Sequential(*layers)
 
     def forward(self, z, labels=None):
-        return self.net(self.condition(z, labels)).view(len(z), *self.image_shape)
+        return self.net(self.condition(z, labels)).view(-1, *self.image_shape)  # -1: traceable batch
 
 
 class Discriminator(nn.Module):

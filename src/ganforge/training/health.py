@@ -122,7 +122,8 @@ def mode_collapse(history: History) -> str | None:
 
 
 def oscillation(history: History) -> str | None:
-    """FID no better across the last three evaluations while G's loss swings."""
+    """FID no better across the last three evaluations while G's loss swings (its range over
+    those intervals above 30 % of its mean)."""
     fids = [record["fid"] for record in history.evals]
     if len(fids) < 4:
         return None
@@ -131,11 +132,11 @@ def oscillation(history: History) -> str | None:
     losses = [record["loss_g"] for record in history.intervals if record["step"] > since]
     if min(recent) < 0.95 * best_before or len(losses) < 2:
         return None
-    swing = statistics.pstdev(losses) / max(abs(statistics.mean(losses)), 1e-8)
-    if swing > 0.2:
+    swing = (max(losses) - min(losses)) / max(abs(statistics.mean(losses)), 1e-8)
+    if swing > 0.3:
         return (f"oscillation without progress: FID {', '.join(f'{fid:.2f}' for fid in recent)} in "
                 f"the last three evaluations, no better than {best_before:.2f} before, while G's "
-                f"loss swings by {swing:.0%} of its mean")
+                f"loss swings over {swing:.0%} of its mean")
     return None
 
 

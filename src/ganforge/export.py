@@ -1,0 +1,156 @@
+"""Generators that run without ganforge: TorchScript, ONNX and safetensors files, each with a
+JSON sidecar (`PATH.json`) saying what goes in and what comes out.
+
+    TorchScript  torch.jit.load(path)(z[, labels]) -> images in [-1, 1], shape (N, C, H, W)
+    ONNX         onnxruntime: inputs "z" (N, z_dim) float32 [and "labels" (N,) int64]
+    safetensors  the generator's weights; metadata "ganforge" = JSON of the constructor spec
+
+All three load back through `load_exported`, which `sample` uses.
+"""
+
+from __future__ import annotations
+
+import json
+import warnings
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+import ganforge
+from ganforge.errors import CheckpointError, GanforgeError
+from ganforge.models import MODELS, build_generator
+from ganforge.models.layers import balanced_labels, with_plain_layers
+from ganforge.training.run_dir import write_text_atomic
+
+FORMATS = {"torchscript": ".ts", "onnx": ".onnx", "safetensors": ".safetensors"}
+SUFFIXES = {suffix: name for name, suffix in FORMATS.items()}
+
+
+class _Unconditional(nn.Module):
+    """What the exported graph computes: z -> images (and z, labels -> images below)."""
+
+    def __init__(self, generator: nn.Module):
+        super().__init__()
+        self.generator = generator
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        return self.generator(z)
+
+
+class _Conditional(_Unconditional):
+    def forward(self, z: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+        return self.generator(z, labels)
+
+
+def sidecar_path(path: Path) -> Path:
+    return path.with_name(path.name + ".json")
+
+
+def export(generator: nn.Module, spec: dict[str, Any], fmt: str, out: Path,
+           card: dict[str, Any]) -> dict[str, Any]:
+    """Write `generator` (built from `spec`, in eval mode) as `fmt` to `out`, plus its sidecar;
+    returns the sidecar. `card` adds what the run knows: source, ema, FID, epochs..."""
+    if FORMATS[fmt] != out.suffix:
+        raise GanforgeError(f"--out {out} does not end in {FORMATS[fmt]}, the {fmt} suffix; "
+                            f"name it e.g. generator{FORMATS[fmt]}")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    generator = with_plain_layers(generator).eval()  # PyTorch's own kernels trace and export
+    z_dim, num_classes = generator.z_dim, generator.num_classes
+    example_z = torch.randn(2, z_dim)
+    example_labels = balanced_labels(2, num_classes)
+    with torch.no_grad():
+        image_shape = list(generator(example_z, example_labels).shape[1:])
+    partial = out.with_name(f".{out.name}.partial")
+    if fmt == "safetensors":
+        from safetensors.torch import save_file
+
+        metadata = {"ganforge": json.dumps({"spec": spec, "ganforge_version": ganforge.__version__})}
+        save_file({name: tensor.contiguous() for name, tensor in generator.state_dict().items()},
+                  str(partial), metadata=metadata)
+    else:
+        wrapper = _Conditional(generator) if num_classes else _Unconditional(generator)
+        inputs = (example_z, example_labels) if num_classes else (example_z,)
+        input_names = input_names_for(num_classes)
+        with warnings.catch_warnings(), torch.no_grad():
+            # TorchScript is deprecated upstream but is still what loads without Python
+            # packages beyond torch; the warning would only confuse a user here.
+            warnings.simplefilter("ignore")
+            if fmt == "torchscript":
+                torch.jit.save(torch.jit.trace(wrapper, inputs), str(partial))
+            else:
+                batch = {0: "batch"}
+                torch.onnx.export(wrapper, inputs, str(partial), input_names=input_names,
+                                  output_names=["images"], dynamo=False,
+                                  dynamic_axes={**{name: batch for name in input_names},
+                                                "images": batch})
+    partial.replace(out)
+    sidecar = {
+        "format": fmt, "file": out.name, "inputs": input_names_for(num_classes),
+        "z_dim": z_dim, "num_classes": num_classes,
+        "labels": list(range(num_classes)) if num_classes else None,
+        "image_shape": image_shape, "value_range": [-1, 1], "output": "images (N, C, H, W)",
+        "ganforge_version": ganforge.__version__, **card, "constructor": spec,
+    }
+    write_text_atomic(sidecar_path(out), json.dumps(sidecar, indent=2) + "\n")
+    return sidecar
+
+
+def input_names_for(num_classes: int) -> list[str]:
+    return ["z", "labels"] if num_classes else ["z"]
+
+
+class ExportedGenerator(nn.Module):
+    """A TorchScript or ONNX generator with the attributes `sampling.generate` reads."""
+
+    def __init__(self, run: Any, z_dim: int, num_classes: int):
+        super().__init__()
+        self.run, self.z_dim, self.num_classes = run, z_dim, num_classes
+
+    def forward(self, z: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
+        inputs = (z, labels) if self.num_classes else (z,)
+        if isinstance(self.run, nn.Module):
+            return self.run(*inputs)
+        feeds = dict(zip(input_names_for(self.num_classes),
+                         (part.cpu().numpy() for part in inputs)))
+        return torch.from_numpy(self.run.run(None, feeds)[0])
+
+
+def read_sidecar(path: Path) -> dict[str, Any]:
+    sidecar = sidecar_path(path)
+    if not sidecar.is_file():
+        raise CheckpointError(f"{path} has no sidecar {sidecar.name}; export it again with "
+                              "ganforge export")
+    return json.loads(sidecar.read_text())
+
+
+def load_exported(path: Path) -> nn.Module:
+    """A generator from an exported file (chosen by its suffix), in eval mode, on the CPU."""
+    fmt = SUFFIXES[path.suffix]
+    if not path.is_file():
+        raise CheckpointError(f"{path} does not exist")
+    if fmt == "safetensors":
+        from safetensors import safe_open
+
+        with safe_open(str(path), "pt") as file:
+            spec = json.loads((file.metadata() or {}).get("ganforge", "{}")).get("spec")
+            if not spec or spec.get("name") not in MODELS:
+                raise CheckpointError(f"{path} carries no ganforge generator spec in its metadata")
+            weights = {name: file.get_tensor(name) for name in file.keys()}  # noqa: SIM118
+        generator = build_generator(spec["name"], **spec["kwargs"])
+        generator.load_state_dict(weights)
+        return generator.eval()
+    sidecar = read_sidecar(path)
+    if fmt == "torchscript":
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # the deprecation notice, as in export()
+            run = torch.jit.load(str(path), map_location="cpu").eval()
+    else:
+        try:
+            import onnxruntime
+        except ImportError:
+            raise GanforgeError("sampling an ONNX file needs onnxruntime: pip install "
+                                "'ganforge[onnx]'") from None
+        run = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    return ExportedGenerator(run, sidecar["z_dim"], sidecar["num_classes"]).eval()
