@@ -10,8 +10,8 @@ import sys
 import numpy as np
 import pytest
 import torch
-from conftest import run_cli
 
+from conftest import run_cli
 from ganforge.cli import main
 from ganforge.errors import CheckpointError, GanforgeError
 from ganforge.export import FORMATS, export, load_exported
