@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -44,3 +46,25 @@ def run_cli(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
     env = {**os.environ}
     return subprocess.run([sys.executable, "-m", "ganforge", *args], capture_output=True,
                           text=True, cwd=cwd or REPO, env=env, timeout=300)
+
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+ARTIFACTS = REPO / "test-artifacts"  # screenshots from the browser tests, for a person to look at
+needs_chromium = pytest.mark.skipif(
+    CHROMIUM is None, reason="needs Chromium (Debian package 'chromium'); .ci/run installs it")
+
+
+@contextmanager
+def chromium_page():
+    """A headless Chromium page, and the list its console errors and page errors collect in."""
+    playwright = pytest.importorskip("playwright.sync_api", reason="needs playwright (pip)")
+    problems: list[str] = []
+    with playwright.sync_playwright() as driver:
+        browser = driver.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+        page = browser.new_page(viewport={"width": 1100, "height": 800})
+        page.on("console", lambda message: message.type == "error" and problems.append(message.text))
+        page.on("pageerror", lambda error: problems.append(str(error)))
+        try:
+            yield page, problems
+        finally:
+            browser.close()

@@ -18,7 +18,7 @@ def test_evaluate_run_folder_appends_record(tiny_run, tmp_path, capsys):
     results = evaluate_json(capsys, str(run), "--n", "300", "--metrics", "fid,classes")
     assert results["samples"] == 300 and results["fid"] > 0
     record = json.loads((run / "metrics.jsonl").read_text().splitlines()[-1])
-    assert record["event"] == "eval" and record["fid"] == results["fid"]
+    assert record["event"] == "evaluate" and record["fid"] == results["fid"]
     assert json.loads((run / "eval.json").read_text())["fid"] == results["fid"]
 
 

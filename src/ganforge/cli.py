@@ -215,6 +215,51 @@ def cmd_serve(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_sweep(args: argparse.Namespace) -> int:
+    from ganforge.config import parse_override
+    from ganforge.report import comparison_report
+    from ganforge.sweep import load_spec, run_grid, run_search
+
+    spec = load_spec(args.spec)
+    if args.jobs < 1:
+        raise ConfigError(f"--jobs must be at least 1, got {args.jobs}")
+    out = args.out or Path("sweeps-out") / f"{args.spec.stem}-{time.strftime('%Y%m%d-%H%M%S')}"
+    extra = [parse_override(text) for text in args.set]
+    if args.search == "optuna":
+        if args.trials < 1:
+            raise ConfigError(f"--trials must be at least 1, got {args.trials}")
+        run_search(spec, out, args.trials, args.storage, args.study, args.device, args.data_dir, extra,
+                   args.seed)
+    else:
+        run_grid(spec, out, args.jobs, args.device, args.data_dir, extra)
+    page = comparison_report([out], out / "report.html")
+    print(f"ganforge: results in {out / 'results.md'} and {page}")
+    print((out / "results.md").read_text())
+    return 0
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from ganforge.report import comparison_report, run_report
+    from ganforge.training.run_dir import RunDir
+
+    if len(args.runs) == 1 and RunDir(args.runs[0]).config_path.is_file():
+        print(f"ganforge: wrote {run_report(args.runs[0])}")
+        return 0
+    for path in args.runs:
+        if not path.is_dir():
+            raise ConfigError(f"{path} is not a folder; give run or sweep folders")
+    out = args.out or (args.runs[0] / "report.html" if len(args.runs) == 1 else Path("comparison.html"))
+    print(f"ganforge: wrote {comparison_report(args.runs, out)}")
+    return 0
+
+
+def cmd_compare(args: argparse.Namespace) -> int:
+    from ganforge.report import compare_table
+
+    print(compare_table(args.runs))
+    return 0
+
+
 def _images_to_score(args: argparse.Namespace) -> tuple:
     """(images in [-1, 1], dataset name, run folder or None) for `evaluate`."""
     from ganforge.metrics.images import load_array, load_folder
@@ -235,6 +280,7 @@ def _images_to_score(args: argparse.Namespace) -> tuple:
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
     from ganforge.metrics import DEFAULT_METRICS, evaluate, real_images
+    from ganforge.sampling import record_evaluation
 
     metrics = tuple(name.strip() for name in args.metrics.split(",")) if args.metrics \
         else DEFAULT_METRICS
@@ -253,9 +299,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     results = evaluate(images, dataset, metrics, ref=args.ref, seed=args.seed,
                        data_dir=args.data_dir, features=args.features)
     if run_dir is not None:
-        record = {"event": "eval", "ref": args.ref, **results}
-        run_dir.append_metrics(record)
-        (run_dir.root / "eval.json").write_text(json.dumps(record, indent=2) + "\n")
+        record_evaluation(run_dir, results, args.ref)
     if args.json:
         print(json.dumps(results))
     else:
@@ -495,6 +539,31 @@ def build_parser() -> Parser:
     serve.add_argument("--port", type=int, default=7860)
     serve.add_argument("--no-ema", action="store_true")
     serve.set_defaults(handler=cmd_serve)
+
+    sweep = commands.add_parser("sweep", help="train a grid, list or Optuna search of configs")
+    sweep.add_argument("spec", type=Path, help="a sweep spec (YAML), e.g. sweeps/course-hparams.yaml")
+    sweep.add_argument("--out", type=Path, help="sweep folder (default sweeps-out/SPEC-TIMESTAMP)")
+    sweep.add_argument("--jobs", type=int, default=1, help="trials trained at once (grid and list)")
+    sweep.add_argument("--search", choices=["optuna"], help="search the spec's 'search:' ranges")
+    sweep.add_argument("--trials", type=int, default=20, help="with --search: trials in all")
+    sweep.add_argument("--storage", help="with --search: an Optuna RDB URL, e.g. postgresql://"
+                       "user@host/db (default: SQLite file in the sweep folder)")
+    sweep.add_argument("--study", help="with --search: study name (default: the sweep folder's)")
+    sweep.add_argument("--seed", type=int, default=0, help="with --search: the sampler's seed")
+    sweep.add_argument("--device", choices=["auto", "cpu", "cuda", "mps"])
+    sweep.add_argument("--data-dir")
+    sweep.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                       help="override a config key in every trial (repeatable)")
+    sweep.set_defaults(handler=cmd_sweep)
+
+    report = commands.add_parser("report", help="an HTML report of a run, or comparing runs/sweeps")
+    report.add_argument("runs", type=Path, nargs="+", help="a run folder, a sweep folder, or several")
+    report.add_argument("--out", type=Path, help="for comparisons: the page to write")
+    report.set_defaults(handler=cmd_report)
+
+    compare = commands.add_parser("compare", help="the comparison table of runs, in the terminal")
+    compare.add_argument("runs", type=Path, nargs="+", help="run or sweep folders")
+    compare.set_defaults(handler=cmd_compare)
 
     info = commands.add_parser("info", help="show a run's config and last metrics")
     info.add_argument("run", type=Path)

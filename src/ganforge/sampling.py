@@ -16,7 +16,7 @@ from ganforge.export import SUFFIXES, load_exported, read_sidecar, sidecar_path
 from ganforge.models import MODELS, build_generator
 from ganforge.models.layers import balanced_labels
 from ganforge.training import checkpoint
-from ganforge.training.run_dir import RunDir, image_grid, save_grid_png, to_uint8
+from ganforge.training.run_dir import RunDir, image_grid, save_grid_png, to_uint8, write_text_atomic
 
 
 def checkpoint_path(source: Path) -> Path:
@@ -140,3 +140,23 @@ def write_images(images: torch.Tensor, out: Path, columns: int | None = None) ->
         Image.fromarray(image.squeeze(-1) if image.shape[-1] == 1 else image).save(
             out / f"{index:05d}.png")
     return f"wrote {len(images)} PNG files to {out}/"
+
+
+def record_evaluation(run_dir: RunDir, results: dict[str, Any], ref: str) -> dict[str, Any]:
+    """Keep an evaluation of a run with the run: a metrics.jsonl record and eval.json."""
+    record = {"event": "evaluate", "ref": ref, **results}
+    run_dir.append_metrics(record)
+    write_text_atomic(run_dir.root / "eval.json", json.dumps(record, indent=2) + "\n")
+    return record
+
+
+def evaluate_run(run: Path, count: int, metrics: tuple[str, ...], ref: str = "test", seed: int = 0,
+                 data_dir: str | None = None) -> dict[str, Any]:
+    """Sample a run folder's generator and score it against its dataset; recorded with the run."""
+    from ganforge.metrics import evaluate
+
+    path = checkpoint_path(run)
+    dataset = checkpoint.load(path)["config"]["data"]["name"]
+    images = generate(load_generator(path), count, seed=seed)
+    results = evaluate(images, dataset, metrics, ref=ref, seed=seed, data_dir=data_dir)
+    return record_evaluation(RunDir(run), results, ref)

@@ -113,6 +113,14 @@ class RunDir:
                 continue  # a line torn by a kill mid-write; the records around it are whole
         return records
 
+    def grids(self) -> list[Path]:
+        """The per-epoch sample grids, oldest first."""
+        return sorted(self.samples.glob("epoch-*.png"))
+
+    def last_grid(self) -> Path | None:
+        grids = self.grids()
+        return grids[-1] if grids else None
+
     def sample_path(self, epoch: int) -> Path:
         return self.samples / f"epoch-{epoch:04d}.png"
 

@@ -1,0 +1,248 @@
+"""Reports built from run folders' files only (never live state), so they work for finished,
+running and interrupted runs alike.
+
+    run_report(RUN)            -> RUN/report.html (+ RUN/plots/*.png, RUN/plots/samples.gif)
+    comparison_report(RUNS, out) -> one page comparing several runs (a sweep's trials)
+    compare_table(RUNS)        -> the comparison table as text, for the terminal
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+from ganforge.report.images import animate, side_by_side
+from ganforge.report.plots import class_histogram, curve, line_plot, training_plots
+from ganforge.training.run_dir import RunDir, save_grid_png
+
+STYLE = """
+body { font-family: system-ui, sans-serif; margin: 0 auto; max-width: 1100px; padding: 0 24px 48px;
+       color: #222; }
+h1 { margin-top: 28px; } h2 { border-bottom: 1px solid #ddd; padding-bottom: 4px; margin-top: 36px; }
+table { border-collapse: collapse; font-size: 14px; margin: 8px 0; }
+th, td { border: 1px solid #ddd; padding: 4px 8px; text-align: right; }
+th { background: #f3f4f6; } td:first-child, th:first-child { text-align: left; }
+img { max-width: 100%; } img.pixel { image-rendering: pixelated; }
+.charts { display: flex; flex-wrap: wrap; gap: 12px; } .charts img { width: 520px; }
+.strip { display: flex; flex-wrap: wrap; gap: 8px; } .strip figure { margin: 0; text-align: center;
+  font-size: 12px; } .strip img { width: 120px; }
+pre { background: #f6f8fa; padding: 12px; overflow: auto; font-size: 13px; }
+.warning { background: #fff7ed; border-left: 4px solid #f97316; padding: 8px 12px; margin: 8px 0; }
+.muted { color: #666; }
+"""
+
+
+def _data_uri(path: Path) -> str:
+    kind = {".png": "image/png", ".gif": "image/gif"}[path.suffix]
+    return f"data:{kind};base64,{base64.b64encode(path.read_bytes()).decode()}"
+
+
+def _image(path: Path, alt: str, pixel: bool = False) -> str:
+    return f'<img src="{_data_uri(path)}" alt="{html.escape(alt)}"{" class=pixel" if pixel else ""}>'
+
+
+def _table(header: list[str], rows: list[list[Any]]) -> str:
+    def cell(value: Any) -> str:
+        if value is None:
+            return "–"
+        if isinstance(value, float):
+            return f"{value:.4g}"
+        return html.escape(str(value))
+
+    head = "".join(f"<th>{html.escape(name)}</th>" for name in header)
+    body = "".join("<tr>" + "".join(f"<td>{cell(value)}</td>" for value in row) + "</tr>" for row in rows)
+    return f"<table><tr>{head}</tr>{body}</table>"
+
+
+def _page(title: str, sections: list[str]) -> str:
+    return (f"<!doctype html><html lang=en><head><meta charset=utf-8><title>{html.escape(title)}</title>"
+            f"<link rel=icon href='data:,'><style>{STYLE}</style></head><body>"
+            f"<h1>{html.escape(title)}</h1>{''.join(sections)}"
+            f"<p class=muted>written by ganforge report, {time.strftime('%Y-%m-%d %H:%M')}</p>"
+            "</body></html>")
+
+
+def _evaluation(run_dir: RunDir) -> dict[str, Any]:
+    path = run_dir.root / "eval.json"
+    return json.loads(path.read_text()) if path.is_file() else {}
+
+
+EPOCH_COLUMNS = [("epoch", "epoch"), ("loss D", "loss_d"), ("loss G", "loss_g"), ("D(x)", "d_real"),
+                 ("D(G(z))", "d_fake"), ("acc real", "acc_real"), ("acc fake", "acc_fake"),
+                 ("img/s", "images_per_s"), ("seconds", "seconds")]
+
+
+def _real_beside_generated(run_dir: RunDir, config: dict[str, Any], plots: Path) -> str:
+    """A real test batch next to the last grid; the dataset files are read, never the run's
+    live state. Skipped with a note when the dataset is not on this machine."""
+    from ganforge.errors import GanforgeError
+    from ganforge.metrics import real_images
+
+    last = run_dir.last_grid()
+    if last is None:
+        return "<p class=muted>No sample grid yet.</p>"
+    try:
+        real = real_images(config["data"]["name"], "test", 64, config["data"].get("path"))
+    except GanforgeError as error:
+        return f"<p class=muted>Real images unavailable here ({html.escape(str(error))}).</p>" + \
+            _image(last, "generated", pixel=True)
+    real_grid = plots / "real.png"
+    save_grid_png(real, real_grid)
+    both = side_by_side([("real (test set)", real_grid), (f"generated ({last.stem})", last)],
+                        plots / "real-vs-generated.png", columns=2, width=420)
+    return _image(both, "real and generated side by side", pixel=True)
+
+
+def _class_section(evaluation: dict[str, Any], config: dict[str, Any], plots: Path) -> str:
+    histogram = evaluation.get("class_histogram")
+    if not histogram:
+        return "<p class=muted>Run <code>ganforge evaluate</code> on this run for the class histogram.</p>"
+    from ganforge.data.sources import load_split
+    from ganforge.errors import GanforgeError
+
+    try:
+        _, labels = load_split(config["data"]["name"], config["data"].get("path"), "test")
+        real = [float((labels == k).mean()) for k in range(len(histogram))]
+    except GanforgeError:
+        real = None
+    chart = class_histogram(histogram, real, plots / "classes.png")
+    return _image(chart, "class histogram") + \
+        f"<p>{evaluation.get('classes_covered')} of {len(histogram)} classes covered.</p>"
+
+
+def run_report(run: Path) -> Path:
+    """RUN/report.html: one self-contained file with every image embedded."""
+    run_dir = RunDir(run)
+    if not run_dir.config_path.is_file():
+        from ganforge.errors import GanforgeError
+
+        raise GanforgeError(f"{run} is not a run folder (no config.yaml); give a folder made by "
+                            "ganforge train")
+    import yaml
+
+    config_text = run_dir.config_path.read_text()
+    config = yaml.safe_load(config_text)
+    records = run_dir.read_metrics()
+    plots = run_dir.root / "plots"
+    epochs = [record for record in records if record.get("event") == "epoch"]
+    evals = [record for record in records if record.get("event") == "eval"]
+    events = [record for record in records if record.get("event") in ("health", "rollback", "diverged")]
+    evaluation = _evaluation(run_dir)
+    grids = run_dir.grids()
+
+    sections = [f"<p>{html.escape(config.get('description', ''))}</p>"]
+    state = "finished" if epochs and epochs[-1]["epoch"] >= config["train"]["epochs"] else \
+        f"not finished: {epochs[-1]['epoch'] if epochs else 0} of {config['train']['epochs']} epochs so far"
+    sections.append(f"<p><b>{html.escape(config['model']['name'])}</b> on "
+                    f"<b>{html.escape(config['data']['name'])}</b>, {state}.</p>")
+    if evaluation:
+        keys = [key for key in ("fid", "kid", "precision", "recall", "density", "coverage",
+                                "classes_covered", "samples") if key in evaluation]
+        sections.append("<h2>Quality</h2>" + _table(keys, [[evaluation[key] for key in keys]]))
+    sections.append("<h2>Curves</h2><div class=charts>" + "".join(
+        _image(path, name) for name, path in training_plots(records, plots).items()) + "</div>")
+    if evals:
+        sections.append(_table(["epoch", "FID", "classes covered", "feature spread"],
+                               [[r["epoch"], r["fid"], r.get("classes_covered"), r.get("feature_spread")]
+                                for r in evals]))
+    sections.append("<h2>Health</h2>" + ("".join(
+        f"<div class=warning><b>step {event['step']}: {html.escape(event['event'])}"
+        f"{' ' + html.escape(event.get('detector', '')) if event.get('detector') else ''}</b> "
+        f"{html.escape(event.get('message', ''))}"
+        + ("<br>try: " + "; ".join(html.escape(remedy) for remedy in event.get("remedies", []))
+           if event.get("remedies") else "") + "</div>" for event in events)
+        or "<p>No warnings: no detector fired.</p>"))
+    sections.append("<h2>Samples from the fixed noise</h2>")
+    if grids:
+        gif = animate(grids, plots / "samples.gif")
+        sections.append(_image(gif, "samples over training", pixel=True) + "<div class=strip>" + "".join(
+            f"<figure>{_image(path, path.stem, pixel=True)}<figcaption>{path.stem}</figcaption></figure>"
+            for path in grids) + "</div>")
+    sections.append("<h2>Real beside generated</h2>" + _real_beside_generated(run_dir, config, plots))
+    sections.append("<h2>Classes</h2>" + _class_section(evaluation, config, plots))
+    sections.append("<h2>Per epoch</h2>" + _table(
+        [name for name, _ in EPOCH_COLUMNS],
+        [[record.get(key) for _, key in EPOCH_COLUMNS] for record in epochs]))
+    sections.append(f"<h2>Config</h2><pre>{html.escape(config_text)}</pre>")
+    out = run_dir.root / "report.html"
+    out.write_text(_page(f"ganforge run {run_dir.root.name}", sections))
+    return out
+
+
+def summary_row(run: Path) -> dict[str, Any]:
+    """What the comparison table says of one run, from its files."""
+    run_dir = RunDir(run)
+    records = run_dir.read_metrics()
+    epochs = [record for record in records if record.get("event") == "epoch"]
+    evals = [record for record in records if record.get("event") == "eval"]
+    evaluation = _evaluation(run_dir)
+    last = epochs[-1] if epochs else {}
+    return {
+        "run": run_dir.root.name, "epochs": last.get("epoch", 0),
+        "fid": evaluation.get("fid", evals[-1]["fid"] if evals else None),
+        "kid": evaluation.get("kid"), "precision": evaluation.get("precision"),
+        "recall": evaluation.get("recall"), "classes": evaluation.get("classes_covered"),
+        "loss_d": last.get("loss_d"), "loss_g": last.get("loss_g"),
+        "minutes": sum(record["seconds"] for record in epochs) / 60 if epochs else None,
+        "images_per_s": last.get("images_per_s"),
+    }
+
+
+def runs_in(paths: list[Path]) -> list[Path]:
+    """Run folders among `paths`; a sweep folder stands for its trials."""
+    runs: list[Path] = []
+    for path in paths:
+        trials = path / "trials"
+        runs += sorted(child for child in trials.iterdir() if child.is_dir()) if trials.is_dir() else [path]
+    return [run for run in runs if RunDir(run).config_path.is_file()]
+
+
+def compare_table(paths: list[Path]) -> str:
+    rows = sorted((summary_row(run) for run in runs_in(paths)),
+                  key=lambda row: (row["fid"] is None, row["fid"] or 0))
+    if not rows:
+        return "no run folders found"
+    columns = list(rows[0])
+    texts = [[("–" if row[key] is None else f"{row[key]:.4g}" if isinstance(row[key], float)
+               else str(row[key])) for key in columns] for row in rows]
+    widths = [max(len(column), *(len(text[index]) for text in texts)) for index, column in enumerate(columns)]
+    lines = ["  ".join(column.ljust(width) for column, width in zip(columns, widths))]
+    lines += ["  ".join(text.ljust(width) for text, width in zip(row, widths)) for row in texts]
+    return "\n".join(lines)
+
+
+def comparison_report(paths: list[Path], out: Path) -> Path:
+    """One page: the table sorted by FID, curves overlaid, the last grids side by side."""
+    runs = runs_in(paths)
+    if not runs:
+        from ganforge.errors import GanforgeError
+
+        raise GanforgeError("no run folders among " + ", ".join(map(str, paths)))
+    rows = sorted((summary_row(run) for run in runs), key=lambda row: (row["fid"] is None, row["fid"] or 0))
+    plots = out.parent / "plots"
+    records = {run.name: RunDir(run).read_metrics() for run in runs}
+
+    def overlay(key: str, event: str, x: str) -> dict[str, tuple[list[float], list[float]]]:
+        return {name: curve([r for r in run_records if r.get("event") == event], key, x)
+                for name, run_records in records.items()}
+
+    charts = [line_plot(overlay(key, event, "epoch"), title, "epoch", unit, plots / f"{key}.png")
+              for key, event, title, unit in (("loss_g", "epoch", "Loss G per epoch", "loss"),
+                                              ("loss_d", "epoch", "Loss D per epoch", "loss"),
+                                              ("d_fake", "epoch", "D(G(z)) per epoch", "score"),
+                                              ("fid", "eval", "FID during training", "FID"))]
+    grids = side_by_side([(run.name, RunDir(run).last_grid()) for run in runs
+                          if RunDir(run).last_grid() is not None], plots / "grids.png")
+    sections = [
+        "<h2>Results (sorted by FID)</h2>" + _table(list(rows[0]), [list(row.values()) for row in rows]),
+        "<h2>Curves</h2><div class=charts>"
+        + "".join(_image(chart, chart.stem) for chart in charts if chart) + "</div>",
+        "<h2>Last grids</h2>"
+        + (_image(grids, "last grids", pixel=True) if grids else "<p>No grids yet.</p>"),
+    ]
+    out.write_text(_page(f"ganforge comparison of {len(runs)} runs", sections))
+    return out

@@ -1,0 +1,44 @@
+"""Image compositions for reports and sweeps: captioned side-by-side panels and grid animations."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from PIL import Image, ImageDraw
+
+CAPTION_HEIGHT = 16
+
+
+def side_by_side(panels: list[tuple[str, Path | Image.Image]], out: Path, columns: int = 4,
+                 width: int = 240) -> Path | None:
+    """Images scaled to `width`, each under its caption, `columns` to a row; None if no panels."""
+    if not panels:
+        return None
+    images = [(caption, (Image.open(source) if isinstance(source, Path) else source).convert("RGB"))
+              for caption, source in panels]
+    scaled = [(caption, image.resize((width, round(image.height * width / image.width)), Image.NEAREST))
+              for caption, image in images]
+    cell_height = max(image.height for _, image in scaled) + CAPTION_HEIGHT
+    columns = min(columns, len(scaled))
+    rows = -(-len(scaled) // columns)
+    sheet = Image.new("RGB", (columns * (width + 8) + 8, rows * (cell_height + 8) + 8), "white")
+    draw = ImageDraw.Draw(sheet)
+    for index, (caption, image) in enumerate(scaled):
+        left = 8 + (index % columns) * (width + 8)
+        top = 8 + (index // columns) * (cell_height + 8)
+        draw.text((left, top), caption[: width // 6], fill="black")
+        sheet.paste(image, (left, top + CAPTION_HEIGHT))
+    out.parent.mkdir(parents=True, exist_ok=True)
+    sheet.save(out)
+    return out
+
+
+def animate(grids: list[Path], out: Path, milliseconds: int = 400) -> Path | None:
+    """The per-epoch grids as one looping GIF (the last frame held a little longer)."""
+    if not grids:
+        return None
+    frames = [Image.open(path).convert("RGB") for path in grids]
+    out.parent.mkdir(parents=True, exist_ok=True)
+    durations = [milliseconds] * (len(frames) - 1) + [milliseconds * 4]
+    frames[0].save(out, save_all=True, append_images=frames[1:], duration=durations, loop=0)
+    return out

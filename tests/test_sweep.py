@@ -1,0 +1,105 @@
+"""Sweeps: spec expansion and validation, a 2x2 grid of tiny runs with its results table, resume
+of a finished and an interrupted trial, and an Optuna study stored in SQLite."""
+
+from __future__ import annotations
+
+import csv
+import sqlite3
+
+import pytest
+import yaml
+
+from conftest import MNIST_DIR, train_tiny
+from ganforge.cli import main
+from ganforge.config import dump_yaml
+from ganforge.errors import ConfigError
+from ganforge.sweep import expand, load_spec, trial_config
+
+TINY_TRIAL = {"data.limit": 64, "train.num_samples": 16, "train.epochs": 1, "train.log_every": 2}
+RUN_FLAGS = ["--data-dir", str(MNIST_DIR), "--device", "cpu"]
+
+
+def write_spec(folder, **values):
+    path = folder / "spec.yaml"
+    path.write_text(yaml.safe_dump(values, sort_keys=False))
+    return path
+
+
+def test_a_grid_is_every_combination_each_validated(tmp_path):
+    spec = load_spec(write_spec(tmp_path, base="mnist-course",
+                                grid={"train.batch_size": [64, 128], "model.z_dim": [32, 64, 128]}))
+    trials = expand(spec)
+    names = [trial.name for trial in trials]
+    assert names[:2] == ["000-batch_size=64-z_dim=32", "001-batch_size=64-z_dim=64"]
+    assert len({trial.name for trial in trials}) == 6
+    assert {(t.overrides["train.batch_size"], t.overrides["model.z_dim"]) for t in trials} == \
+        {(batch, z) for batch in (64, 128) for z in (32, 64, 128)}
+    assert trial_config(spec, trials[-1].overrides).model.z_dim == 128
+
+
+@pytest.mark.parametrize(("values", "message"), [
+    ({"grid": {"train.batch_sise": [1, 2]}}, "trial 000-batch_sise=1: unknown config key"),
+    ({"trials": [{}, {"train.lr_g": 5}]}, "trial 001-lr_g=5: train.lr_g must be a learning rate"),
+    ({"grid": {"train.epochs": [1]}, "trials": [{}]}, "either grid or trials"),
+    ({"grid": {"train.epochs": 3}}, "grid.train.epochs must be a non-empty list"),
+    ({"gird": {}}, "unknown sweep key 'gird'"),
+])
+def test_a_bad_spec_is_refused_before_anything_runs(tmp_path, values, message):
+    with pytest.raises(ConfigError, match=message):
+        expand(load_spec(write_spec(tmp_path, base="mnist-dcgan", **values)))
+
+
+def test_the_course_sweep_ships_its_six_configurations():
+    from conftest import REPO
+
+    trials = expand(load_spec(REPO / "sweeps" / "course-hparams.yaml"))
+    assert len(trials) == 6 and trials[0].overrides == {}
+
+
+def test_a_2x2_sweep_then_resumed(tmp_path, capsys):
+    spec = write_spec(tmp_path, base="mnist-dcgan", overrides=TINY_TRIAL, eval_samples=200,
+                      grid={"train.batch_size": [16, 32], "model.z_dim": [8, 16]})
+    out = tmp_path / "sweep"
+    # Trial 000 was interrupted after 2 of its 4 steps: the sweep must resume it, not restart it.
+    interrupted = out / "trials" / "000-batch_size=16-z_dim=8"
+    config_file = tmp_path / "trial0.yaml"
+    config_file.write_text(dump_yaml(trial_config(load_spec(spec), expand(load_spec(spec))[0].overrides)))
+    assert train_tiny(interrupted, "--config", str(config_file), "--batch-size", "16",
+                      "--max-steps", "2") == 0
+
+    assert main(["sweep", str(spec), "--out", str(out), "--jobs", "2", *RUN_FLAGS]) == 0
+    folders = sorted(path.name for path in (out / "trials").iterdir())
+    assert len(folders) == 4
+    with (out / "results.csv").open() as file:
+        rows = list(csv.DictReader(file))
+    assert len(rows) == 4 and all(row["status"] == "done" and float(row["fid"]) > 0 for row in rows)
+    table = (out / "results.md").read_text().splitlines()
+    assert len(table) == 2 + 4
+    fids = [float(line.split("|")[5]) for line in table[2:]]
+    assert fids == sorted(fids)
+    assert (out / "grids.png").is_file() and (out / "report.html").is_file()
+    resumed_log = (out / "logs" / f"{interrupted.name}.log").read_text()
+    assert "resuming" in resumed_log and "at step 2" in resumed_log
+
+    checkpoint_times = {path: path.stat().st_mtime for path in out.glob("trials/*/checkpoints/last.pt")}
+    capsys.readouterr()
+    assert main(["sweep", str(spec), "--out", str(out), *RUN_FLAGS]) == 0
+    assert {path: path.stat().st_mtime for path in checkpoint_times} == checkpoint_times
+
+
+def test_an_optuna_study_in_sqlite(tmp_path):
+    pytest.importorskip("optuna", reason="needs optuna (extra [sweep])")
+    spec = write_spec(tmp_path, base="mnist-dcgan", eval_samples=200,
+                      overrides={**TINY_TRIAL, "train.epochs": 2},
+                      search={"train.lr_g": {"low": 1.0e-4, "high": 1.0e-3, "log": True},
+                              "model.z_dim": [8, 16]})
+    out = tmp_path / "search"
+    assert main(["sweep", str(spec), "--out", str(out), "--search", "optuna", "--trials", "3",
+                 *RUN_FLAGS]) == 0
+    with sqlite3.connect(out / "study.db") as database:
+        states = [state for (state,) in database.execute("SELECT state FROM trials")]
+    assert len(states) == 3 and set(states) <= {"COMPLETE", "PRUNED"}
+    with (out / "results.csv").open() as file:
+        rows = list(csv.DictReader(file))
+    assert sorted(row["trial"] for row in rows) == ["trial-0000", "trial-0001", "trial-0002"]
+    assert all(8 <= int(row["model.z_dim"]) <= 16 for row in rows)
