@@ -7,6 +7,7 @@ import json
 import signal
 import sys
 import time
+import warnings
 from pathlib import Path
 
 from ganforge.errors import ConfigError, GanforgeError
@@ -503,7 +504,7 @@ def build_parser() -> Parser:
                           help="real split to compare with (default test)")
     evaluate.add_argument("--metrics", help="comma-separated, default fid,kid,pr,dc,cs,classes; "
                           "also memorization")
-    evaluate.add_argument("--dataset", choices=["mnist", "fashion-mnist"],
+    evaluate.add_argument("--dataset", choices=["mnist", "fashion-mnist", "cifar10"],
                           help="for arrays and folders (default mnist); runs know their own")
     evaluate.add_argument("--real", action="store_true",
                           help="score a real train subset: the floor every number is read against")
@@ -571,7 +572,12 @@ def build_parser() -> Parser:
     return parser
 
 
+def _one_line_warning(message, category, filename, lineno, line=None) -> str:
+    return f"ganforge: warning: {message}\n"
+
+
 def main(argv: list[str] | None = None) -> int:
+    warnings.formatwarning = _one_line_warning  # a warning is for the user: no file and line
     args = build_parser().parse_args(argv)
     try:
         return args.handler(args)

@@ -21,8 +21,12 @@ class DataConfig:
     name: str = "mnist"
     path: str | None = None  # a folder searched before $GANFORGE_DATA, ./data, /usr/share/datasets
     limit: int = 0  # train on the first N images only (0: all); for quick experiments and tests
+    image_size: int = 0  # folder datasets: pixels of the square crop (0: 64)
+    channels: int = 0  # folder datasets: 3 (RGB) or 1 (grayscale) (0: 3)
+    strict: bool = False  # folder datasets: an unreadable file is an error, not a warning
     rotation_degrees: float = 0.0  # random rotation within ±N degrees
     hflip: bool = False
+    vflip: bool = False
     # "tanh": reals in [-1, 1] like G's Tanh output; "unit": reals in [0, 1], the course
     # notebook's mismatch, kept only to reproduce it faithfully
     scale: str = "tanh"
@@ -277,13 +281,22 @@ def _require(condition: bool, message: str) -> None:
 def validate(config: Config) -> None:
     """Range and consistency checks; names are checked against the registries."""
     # Imported here so that loading a config file stays cheap and the registries stay below config.
-    from ganforge.data.sources import DATASETS
+    from ganforge.data.sources import DATASETS, data_shape
     from ganforge.losses import LOSSES
     from ganforge.models import MODELS
 
     data, model, loss, train = config.data, config.model, config.loss, config.train
     dataset = DATASETS.get(data.name)
     family = MODELS.get(model.name)
+    if data.name == "folder":
+        _require(bool(data.path),
+                 "data.name=folder needs data.path: --set data.path=DIR (a folder of images)")
+        _require(data.channels in (0, 1, 3), f"data.channels must be 1 or 3, got {data.channels}")
+    else:
+        _require(not data.image_size and not data.channels,
+                 f"data.image_size and data.channels apply to folder datasets; {data.name} images are "
+                 f"{dataset.image_size} px with {dataset.channels} channel(s)")
+    _, image_size, _ = data_shape(data)
     LOSSES.get(loss.name)
     _require(data.scale in ("tanh", "unit"), f"data.scale must be 'tanh' or 'unit', got {data.scale!r}")
     _require(not model.conditional or dataset.num_classes > 0,
@@ -312,9 +325,9 @@ def validate(config: Config) -> None:
     _require(0 <= data.rotation_degrees <= 180,
              f"data.rotation_degrees must be between 0 and 180, got {data.rotation_degrees}")
     _require(model.z_dim >= 1, f"model.z_dim must be >= 1, got {model.z_dim}")
-    _require(dataset.image_size in family.image_sizes,
+    _require(image_size in family.image_sizes,
              f"model {model.name!r} makes {family.image_sizes} px images but {data.name!r} has "
-             f"{dataset.image_size} px; choose another model.name")
+             f"{image_size} px; choose another model.name or data.image_size")
     for name in ("real_label", "fake_label"):
         value = getattr(loss, name)
         _require(0.0 <= value <= 1.0, f"loss.{name} must be between 0 and 1, got {value}")

@@ -22,14 +22,14 @@ def rotate(images: torch.Tensor, max_degrees: float) -> torch.Tensor:
     return F.grid_sample(images, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
 
 
-def hflip(images: torch.Tensor) -> torch.Tensor:
-    """Mirror a random half of the batch left-right."""
+def hflip(images: torch.Tensor, dim: int = -1) -> torch.Tensor:
+    """Mirror a random half of the batch left-right (or, with dim=-2, top-bottom)."""
     flip = torch.rand(images.shape[0], 1, 1, 1, device=images.device) < 0.5
-    return torch.where(flip, images.flip(-1), images)
+    return torch.where(flip, images.flip(dim), images)
 
 
 def to_model_range(batch: torch.Tensor, rotation_degrees: float = 0.0, flip: bool = False,
-                   unit: bool = False):
+                   unit: bool = False, vertical_flip: bool = False):
     """uint8 images -> float in [-1, 1] (or [0, 1] with `unit`), augmented; rotation runs in
     [0, 1] so corners stay black."""
     images = batch.float().div_(255)
@@ -37,6 +37,8 @@ def to_model_range(batch: torch.Tensor, rotation_degrees: float = 0.0, flip: boo
         images = rotate(images, rotation_degrees)
     if flip:
         images = hflip(images)
+    if vertical_flip:
+        images = hflip(images, dim=-2)
     return images if unit else images.mul_(2).sub_(1)
 
 

@@ -14,24 +14,27 @@ class DeviceBatches:
     epoch can be reproduced on resume without replaying the ones before it."""
 
     def __init__(self, images: torch.Tensor, labels: torch.Tensor, batch_size: int, seed: int,
-                 rotation_degrees: float = 0.0, hflip: bool = False, unit: bool = False):
+                 rotation_degrees: float = 0.0, hflip: bool = False, vflip: bool = False,
+                 unit: bool = False, device: torch.device | None = None):
         if len(images) < batch_size:
             raise ValueError(f"{len(images)} images cannot fill one batch of {batch_size}")
         self.images, self.labels = images, labels
         self.batch_size, self.seed = batch_size, seed
-        self.rotation_degrees, self.hflip, self.unit = rotation_degrees, hflip, unit
+        self.rotation_degrees, self.hflip, self.vflip, self.unit = rotation_degrees, hflip, vflip, unit
+        self.device = device or images.device  # images may stay on the CPU (a memory map)
         # The last partial batch is dropped: a fixed batch shape keeps BatchNorm statistics
         # comparable and lets every step run the same kernels.
         self.steps_per_epoch = len(images) // batch_size
 
     def permutation(self, epoch: int) -> torch.Tensor:
         generator = torch.Generator().manual_seed(self.seed * 1_000_003 + epoch)
-        return torch.randperm(len(self.images), generator=generator).to(self.images.device)
+        return torch.randperm(len(self.images), generator=generator).to(self.labels.device)
 
     def epoch(self, epoch: int, start: int = 0) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
         """Batches `start`, `start + 1`, ... of `epoch`: scaled, augmented images and labels."""
         order = self.permutation(epoch)
         for index in range(start, self.steps_per_epoch):
             chosen = order[index * self.batch_size:(index + 1) * self.batch_size]
-            images = to_model_range(self.images[chosen], self.rotation_degrees, self.hflip, self.unit)
-            yield images, self.labels[chosen]
+            batch = self.images[chosen.to(self.images.device)].to(self.device, non_blocking=True)
+            images = to_model_range(batch, self.rotation_degrees, self.hflip, self.unit, self.vflip)
+            yield images, self.labels[chosen.to(self.labels.device)]

@@ -29,7 +29,26 @@ class IdxDataset:
         return f"{prefix}-images-idx3-ubyte", f"{prefix}-labels-idx1-ubyte"
 
 
-DATASETS: Registry[IdxDataset] = Registry("dataset")
+@dataclass(frozen=True)
+class Cifar10Dataset:
+    """CIFAR-10 through torchvision's reader and downloader (which checks the archive's MD5)."""
+
+    folder: str = "cifar10"
+    channels: int = 3
+    image_size: int = 32
+    num_classes: int = 10
+
+
+@dataclass(frozen=True)
+class FolderDataset:
+    """Any folder of images (data.path); size and channels come from the data config."""
+
+    channels: int = 3
+    image_size: int = 64
+    num_classes: int = 0
+
+
+DATASETS: Registry[IdxDataset | Cifar10Dataset | FolderDataset] = Registry("dataset")
 DATASETS.register("mnist", IdxDataset(
     folder="mnist",
     md5={
@@ -53,6 +72,9 @@ DATASETS.register("fashion-mnist", IdxDataset(
     },
     mirrors=("http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/",),
 ))
+
+DATASETS.register("cifar10", Cifar10Dataset())
+DATASETS.register("folder", FolderDataset())
 
 DOWNLOAD_TIMEOUT_S = 20
 
@@ -111,9 +133,57 @@ def locate(name: str, data_dir: str | None, split: str = "train") -> tuple[Path,
     return paths[0], paths[1]
 
 
+def _load_cifar10(spec: Cifar10Dataset, data_dir: str | None, split: str) -> tuple[np.ndarray, np.ndarray]:
+    # Imported here: torchvision takes seconds to import and only CIFAR needs it.
+    from torchvision.datasets import CIFAR10
+
+    roots = [folder for root in search_roots(data_dir) for folder in (root / spec.folder, root)]
+    for root in roots:
+        if (root / CIFAR10.base_folder).is_dir():
+            try:
+                dataset = CIFAR10(str(root), train=split == "train", download=False)
+            except RuntimeError:  # present but failing torchvision's MD5 check
+                raise DataError(f"cifar10 files in {root / CIFAR10.base_folder} fail their checksum; "
+                                "delete that folder and download again") from None
+            break
+    else:
+        if os.environ.get("GANFORGE_OFFLINE"):
+            raise DataError(f"cifar10: {CIFAR10.base_folder}/ not found in "
+                            f"{', '.join(map(str, roots))} and downloads are off (GANFORGE_OFFLINE); "
+                            "put the extracted archive in one of these folders or pass --data-dir")
+        target = Path("data") / spec.folder
+        try:
+            dataset = CIFAR10(str(target), train=split == "train", download=True)
+        except (OSError, RuntimeError) as error:
+            raise DataError(f"cifar10: not found locally and the download failed ({error}); put "
+                            f"{CIFAR10.base_folder}/ in {target} or pass --data-dir") from None
+    return dataset.data.transpose(0, 3, 1, 2).copy(), np.asarray(dataset.targets, dtype=np.int64)
+
+
+def data_shape(data) -> tuple[int, int, int]:
+    """(channels, image size, classes) of the images a data config yields."""
+    spec = DATASETS.get(data.name)
+    return data.channels or spec.channels, data.image_size or spec.image_size, spec.num_classes
+
+
+def load_data(data, split: str = "train") -> tuple[np.ndarray, np.ndarray]:
+    """The images (N, C, H, W) uint8 and labels of a data config (`DataConfig`)."""
+    if data.name != "folder":
+        return load_split(data.name, data.path, split)
+    from ganforge.data.folder import load_folder
+
+    channels, size, _ = data_shape(data)
+    images = load_folder(Path(data.path), size, channels, data.strict)
+    return images, np.zeros(len(images), dtype=np.int64)
+
+
 def load_split(name: str, data_dir: str | None, split: str = "train") -> tuple[np.ndarray, np.ndarray]:
     """Verified images (N, C, H, W) uint8 and labels (N,) int64 of one split."""
     spec = DATASETS.get(name)
+    if isinstance(spec, Cifar10Dataset):
+        return _load_cifar10(spec, data_dir, split)
+    if isinstance(spec, FolderDataset):
+        raise DataError("a folder dataset has no splits: load it with its data config (load_data)")
     images_path, labels_path = locate(name, data_dir, split)
     images = read_idx(images_path, spec.md5[images_path.name.removesuffix(".gz")])
     labels = read_idx(labels_path, spec.md5[labels_path.name.removesuffix(".gz")])

@@ -120,6 +120,12 @@ def feature_network(name: str, dataset: str) -> FeatureNetwork:
         return _inception()
     if name != "digits":
         raise GanforgeError(f"unknown feature network {name!r}; choose digits or inception")
+    if dataset not in CLASSIFIERS:
+        raise GanforgeError(
+            f"no offline feature network for {dataset}: the shipped classifiers know "
+            f"{', '.join(CLASSIFIERS.names())}. FID, KID, precision/recall, density/coverage and "
+            f"memorization on {dataset} need Inception features: pip install 'ganforge[inception]' "
+            "and pass --features inception")
     classifier = load_classifier(dataset)
     return FeatureNetwork(CLASSIFIERS.get(dataset).sha256,
                           lambda images: extract(classifier, images))

@@ -16,7 +16,7 @@ from tqdm import tqdm
 import ganforge
 from ganforge.config import Config, dump_yaml
 from ganforge.data.loader import DeviceBatches
-from ganforge.data.sources import DATASETS, load_split
+from ganforge.data.sources import data_shape, load_data
 from ganforge.errors import CheckpointError, ConfigError, GanforgeError, TrainingDiverged
 from ganforge.losses import LOSSES
 from ganforge.models import MODELS, build_discriminator, build_generator
@@ -101,10 +101,11 @@ class Session:
 def model_arguments(config: Config) -> tuple[dict[str, Any], dict[str, Any]]:
     """The generator's spec (name + constructor arguments, stored in checkpoints) and the
     discriminator's constructor arguments, from the config and the dataset."""
-    model, dataset = config.model, DATASETS.get(config.data.name)
+    model = config.model
+    channels, image_size, num_classes = data_shape(config.data)
     widths = MODELS.get(model.name).widths
-    shared = {"channels": dataset.channels, "image_size": dataset.image_size,
-              "num_classes": dataset.num_classes if model.conditional else 0}
+    shared = {"channels": channels, "image_size": image_size,
+              "num_classes": num_classes if model.conditional else 0}
     generator_kwargs = {"z_dim": model.z_dim, **shared, **({"ngf": model.ngf} if "ngf" in widths else {})}
     discriminator_kwargs = {**shared, **({"ndf": model.ndf} if "ndf" in widths else {}),
                             **({"dropout": model.d_dropout} if model.d_dropout is not None else {}),
@@ -143,7 +144,7 @@ def prepare(config: Config) -> Session:
     data, model, train = config.data, config.model, config.train
     device = resolve_device(train.device)
     seed_everything(train.seed)
-    images, labels = load_split(data.name, data.path, "train")
+    images, labels = load_data(data, "train")
     if data.limit:
         images, labels = images[: data.limit], labels[: data.limit]
     if len(images) < train.batch_size:
@@ -151,9 +152,13 @@ def prepare(config: Config) -> Session:
             f"train.batch_size {train.batch_size} is larger than the {len(images)} training "
             "images; lower it or raise data.limit"
         )
-    batches = DeviceBatches(torch.from_numpy(images).to(device), torch.from_numpy(labels).to(device),
-                            train.batch_size, train.seed, data.rotation_degrees, data.hflip,
-                            unit=data.scale == "unit")
+    # A memory-mapped folder cache (bigger than the memory budget) stays on disk; batches are
+    # gathered from it and moved to the device one at a time.
+    resident = not isinstance(images, np.memmap)
+    batches = DeviceBatches(torch.from_numpy(images).to(device) if resident else torch.from_numpy(images),
+                            torch.from_numpy(labels).to(device), train.batch_size, train.seed,
+                            data.rotation_degrees, data.hflip, data.vflip, unit=data.scale == "unit",
+                            device=device)
     generator_spec, discriminator_kwargs = model_arguments(config)
     generator = build_generator(model.name, **generator_spec["kwargs"]).to(device)
     discriminator = build_discriminator(model.name, **discriminator_kwargs).to(device)
