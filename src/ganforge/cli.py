@@ -41,22 +41,43 @@ def _overrides(args: argparse.Namespace) -> list:
 
 
 def cmd_train(args: argparse.Namespace) -> int:
+    from ganforge.training.distributed import ranks_from_environment, stop
+
+    ranks = ranks_from_environment()
+    try:
+        return _resume(args, ranks) if args.resume else _train(args, ranks)
+    finally:
+        stop()
+
+
+def _train(args: argparse.Namespace, ranks) -> int:
     from ganforge.config import load_config
     from ganforge.training.loop import prepare, start, train
     from ganforge.training.run_dir import RunDir
 
-    if args.resume:
-        return _resume(args)
     config = load_config(args.preset, args.config, _overrides(args))
-    session = prepare(config)
+    session = prepare(config, ranks)
     if args.dry_run:
         return _dry_run(session)
     name = args.preset or (args.config.stem if args.config else "mnist-dcgan")
-    run_dir = RunDir(args.out or Path("runs") / f"{name}-{time.strftime('%Y%m%d-%H%M%S')}")
-    start(session, run_dir)
-    print(f"ganforge: training {config.model.name} on {config.data.name} "
-          f"({session.total_steps} steps on {session.device}); run folder {run_dir.root}", flush=True)
-    return _finish(train(session, run_dir), run_dir)
+    # Every rank must agree on the folder, and only rank 0 writes it.
+    run_dir = RunDir(ranks.broadcast(args.out or Path("runs") / f"{name}-{time.strftime('%Y%m%d-%H%M%S')}"))
+    if ranks.main:
+        start(session, run_dir)
+        print(f"ganforge: training {config.model.name} on {config.data.name} "
+              f"({session.total_steps} steps on {session.device}); run folder {run_dir.root}", flush=True)
+        _say_distributed(session)
+    return _finish(train(session, run_dir), run_dir, ranks)
+
+
+def _say_distributed(session) -> None:
+    ranks, train = session.ranks, session.config.train
+    if ranks.active:
+        print(f"ganforge: {ranks.world_size} processes ({'nccl' if session.device.type == 'cuda' else 'gloo'}"
+              f"), batch {train.batch_size} per process = {train.batch_size * ranks.world_size} per step; "
+              "learning rates as configured (not scaled); gradients averaged over processes"
+              f"{'; SyncBatchNorm' if train.sync_batch_norm and session.device.type == 'cuda' else ''}",
+              flush=True)
 
 
 def _dry_run(session) -> int:
@@ -81,18 +102,20 @@ def _dry_run(session) -> int:
     return 0
 
 
-def _finish(outcome, run_dir) -> int:
+def _finish(outcome, run_dir, ranks) -> int:
     """The closing line of a training command, and its exit code (128 + signal when stopped)."""
     if outcome.signal_number is not None:
         name = signal.Signals(outcome.signal_number).name
-        print(f"ganforge: stopped by {name} at step {outcome.step} with a checkpoint; continue "
-              f"with: ganforge train --resume {run_dir.root}", file=sys.stderr)
+        if ranks.main:
+            print(f"ganforge: stopped by {name} at step {outcome.step} with a checkpoint; continue "
+                  f"with: ganforge train --resume {run_dir.root}", file=sys.stderr)
         return 128 + outcome.signal_number
-    print(f"ganforge: done; samples in {run_dir.samples}, checkpoint {run_dir.last_checkpoint}")
+    if ranks.main:
+        print(f"ganforge: done; samples in {run_dir.samples}, checkpoint {run_dir.last_checkpoint}")
     return 0
 
 
-def _resume(args: argparse.Namespace) -> int:
+def _resume(args: argparse.Namespace, ranks) -> int:
     from ganforge.config import (
         RESUMABLE_KEYS,
         apply_overrides,
@@ -118,16 +141,18 @@ def _resume(args: argparse.Namespace) -> int:
     if changed and not args.force:
         raise ConfigError(f"resuming with a different config ({', '.join(changed)} changed) would "
                           "mix two experiments; drop those overrides, or pass --force")
-    session = prepare(config)
+    session = prepare(config, ranks)
     step, epoch_stats = 0, None
     if run_dir.last_checkpoint.is_file():  # a run killed before its first checkpoint restarts
         state = checkpoint.load(run_dir.last_checkpoint)
         step, epoch_stats = restore(session, state, str(run_dir.last_checkpoint))
-    run_dir.make_folders()
-    if config != saved:
-        run_dir.write_config(dump_yaml(config))
-    print(f"ganforge: resuming {run_dir.root} at step {step} of {session.total_steps}", flush=True)
-    return _finish(train(session, run_dir, step, epoch_stats), run_dir)
+    if ranks.main:
+        run_dir.make_folders()
+        if config != saved:
+            run_dir.write_config(dump_yaml(config))
+        print(f"ganforge: resuming {run_dir.root} at step {step} of {session.total_steps}", flush=True)
+        _say_distributed(session)
+    return _finish(train(session, run_dir, step, epoch_stats), run_dir, ranks)
 
 
 def _labels_for(generator, args: argparse.Namespace, count: int):

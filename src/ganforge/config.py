@@ -77,6 +77,7 @@ class TrainConfig:
     device: str = "auto"
     channels_last: bool = True  # NHWC memory for G and D: faster convolutions on CPU and GPU
     cuda_graphs: bool = True  # on CUDA with a constant LR: replay the whole step as one graph
+    sync_batch_norm: bool = False  # under torchrun on CUDA: BatchNorm statistics over all ranks
     num_samples: int = 64  # images in the fixed-noise grid written after every epoch
     log_every: int = 50  # steps between interval records and health checks (each syncs the device)
     health: bool = True  # training-health detectors: warn with causes and remedies

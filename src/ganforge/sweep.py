@@ -21,6 +21,7 @@ resumable: a finished trial is skipped, an interrupted one resumed.
 from __future__ import annotations
 
 import csv
+import io
 import itertools
 import json
 import os
@@ -45,7 +46,7 @@ from ganforge.config import (
     read_yaml,
 )
 from ganforge.errors import ConfigError, GanforgeError
-from ganforge.training.run_dir import RunDir
+from ganforge.training.run_dir import RunDir, write_text_atomic
 
 SPEC_KEYS = {"base", "grid", "trials", "search", "overrides", "eval_samples", "description"}
 RESULT_METRICS = ("fid", "kid", "precision", "recall", "classes_covered")
@@ -299,7 +300,9 @@ def run_search(spec: SweepSpec, sweep_dir: Path, trials: int, storage: str | Non
         runner.say(f"ganforge sweep: {name} {overrides}: FID {fid:.3f}")
         return fid
 
-    states = (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED)
+    # Trials in flight count too, so workers sharing a study stop at `trials` in all.
+    states = (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED,
+              optuna.trial.TrialState.RUNNING)
     study.optimize(objective, n_trials=trials,
                    callbacks=[optuna.study.MaxTrialsCallback(trials, states=states)])
     rows = [row(Path(trial.user_attrs.get("folder", sweep_dir / "trials" / f"trial-{trial.number:04d}")),
@@ -318,22 +321,23 @@ def _cell(value: Any) -> str:
 
 
 def write_results(sweep_dir: Path, rows: list[dict[str, Any]]) -> None:
-    """results.csv, results.md (sorted by FID) and grids.png (every trial's last grid)."""
+    """results.csv, results.md (sorted by FID) and grids.png (every trial's last grid); each
+    replaced atomically, since several workers of one study may write them at once."""
     if not rows:
         return
     columns = list(dict.fromkeys(key for result in rows for key in result))
-    with (sweep_dir / "results.csv").open("w", newline="") as file:
-        writer = csv.DictWriter(file, columns)
-        writer.writeheader()
-        writer.writerows(rows)
+    table = io.StringIO()
+    writer = csv.DictWriter(table, columns)
+    writer.writeheader()
+    writer.writerows(rows)
+    write_text_atomic(sweep_dir / "results.csv", table.getvalue())
     ranked = sorted(rows, key=lambda result: (result.get("fid") is None, result.get("fid") or 0))
     lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
     lines += ["| " + " | ".join(_cell(result.get(column)) for column in columns) + " |"
               for result in ranked]
-    (sweep_dir / "results.md").write_text("\n".join(lines) + "\n")
+    write_text_atomic(sweep_dir / "results.md", "\n".join(lines) + "\n")
     from ganforge.report.images import side_by_side
 
     panels = [(result["trial"], RunDir(sweep_dir / "trials" / result["trial"])) for result in ranked]
     side_by_side([(name, run_dir.last_grid()) for name, run_dir in panels
                   if run_dir.last_grid() is not None], sweep_dir / "grids.png")
-

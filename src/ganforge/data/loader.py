@@ -15,16 +15,20 @@ class DeviceBatches:
 
     def __init__(self, images: torch.Tensor, labels: torch.Tensor, batch_size: int, seed: int,
                  rotation_degrees: float = 0.0, hflip: bool = False, vflip: bool = False,
-                 unit: bool = False, device: torch.device | None = None):
+                 unit: bool = False, device: torch.device | None = None, rank: int = 0,
+                 world_size: int = 1):
         if len(images) < batch_size:
             raise ValueError(f"{len(images)} images cannot fill one batch of {batch_size}")
         self.images, self.labels = images, labels
         self.batch_size, self.seed = batch_size, seed
         self.rotation_degrees, self.hflip, self.vflip, self.unit = rotation_degrees, hflip, vflip, unit
         self.device = device or images.device  # images may stay on the CPU (a memory map)
+        # Several processes: each step takes a global batch of batch_size x world_size from the
+        # permutation, and this rank trains on its slice of it.
+        self.rank, self.global_batch = rank, batch_size * world_size
         # The last partial batch is dropped: a fixed batch shape keeps BatchNorm statistics
         # comparable and lets every step run the same kernels.
-        self.steps_per_epoch = len(images) // batch_size
+        self.steps_per_epoch = len(images) // self.global_batch
 
     def permutation(self, epoch: int) -> torch.Tensor:
         generator = torch.Generator().manual_seed(self.seed * 1_000_003 + epoch)
@@ -34,7 +38,8 @@ class DeviceBatches:
         """Batches `start`, `start + 1`, ... of `epoch`: scaled, augmented images and labels."""
         order = self.permutation(epoch)
         for index in range(start, self.steps_per_epoch):
-            chosen = order[index * self.batch_size:(index + 1) * self.batch_size]
+            first = index * self.global_batch + self.rank * self.batch_size
+            chosen = order[first:first + self.batch_size]
             batch = self.images[chosen.to(self.images.device)].to(self.device, non_blocking=True)
             images = to_model_range(batch, self.rotation_degrees, self.hflip, self.unit, self.vflip)
             yield images, self.labels[chosen.to(self.labels.device)]

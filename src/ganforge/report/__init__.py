@@ -17,7 +17,7 @@ from typing import Any
 
 from ganforge.report.images import animate, side_by_side
 from ganforge.report.plots import class_histogram, curve, line_plot, training_plots
-from ganforge.training.run_dir import RunDir, save_grid_png
+from ganforge.training.run_dir import RunDir, save_grid_png, write_text_atomic
 
 STYLE = """
 body { font-family: system-ui, sans-serif; margin: 0 auto; max-width: 1100px; padding: 0 24px 48px;
@@ -169,7 +169,7 @@ def run_report(run: Path) -> Path:
         [[record.get(key) for _, key in EPOCH_COLUMNS] for record in epochs]))
     sections.append(f"<h2>Config</h2><pre>{html.escape(config_text)}</pre>")
     out = run_dir.root / "report.html"
-    out.write_text(_page(f"ganforge run {run_dir.root.name}", sections))
+    write_text_atomic(out, _page(f"ganforge run {run_dir.root.name}", sections))
     return out
 
 
@@ -244,5 +244,5 @@ def comparison_report(paths: list[Path], out: Path) -> Path:
         "<h2>Last grids</h2>"
         + (_image(grids, "last grids", pixel=True) if grids else "<p>No grids yet.</p>"),
     ]
-    out.write_text(_page(f"ganforge comparison of {len(runs)} runs", sections))
+    write_text_atomic(out, _page(f"ganforge comparison of {len(runs)} runs", sections))
     return out

@@ -29,7 +29,9 @@ def side_by_side(panels: list[tuple[str, Path | Image.Image]], out: Path, column
         draw.text((left, top), caption[: width // 6], fill="black")
         sheet.paste(image, (left, top + CAPTION_HEIGHT))
     out.parent.mkdir(parents=True, exist_ok=True)
-    sheet.save(out)
+    partial = out.with_name(f".{out.name}.partial{out.suffix}")
+    sheet.save(partial)
+    partial.replace(out)
     return out
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import random
+import signal
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -23,6 +24,8 @@ from ganforge.models import MODELS, build_discriminator, build_generator
 from ganforge.sampling import generate
 from ganforge.training import checkpoint
 from ganforge.training.cuda_graph import GraphedStep
+from ganforge.training.distributed import ONE_PROCESS, Ranks
+from ganforge.training.distributed import start as start_ranks
 from ganforge.training.ema import Ema
 from ganforge.training.health import HealthMonitor
 from ganforge.training.run_dir import RunDir
@@ -83,6 +86,7 @@ class Session:
     gan: Gan
     generator_spec: dict[str, Any]  # name + constructor arguments: enough to rebuild G alone
     fixed_noise: torch.Tensor
+    ranks: Ranks = ONE_PROCESS
     health: HealthMonitor | None = None
     best_fid: float = math.inf
     rollbacks: int = 0  # NaN rollbacks so far; each halves the learning rates
@@ -91,6 +95,18 @@ class Session:
     def sampling_generator(self) -> torch.nn.Module:
         """What `sample` and `evaluate` will use: the EMA generator when there is one."""
         return self.gan.ema.model if self.gan.ema is not None else self.gan.generator
+
+    def noise(self, step: int) -> torch.Tensor:
+        """This rank's z for `step`: its slice of a global batch drawn from (seed, step) alone,
+        so resume needs no RNG state for it and N processes draw what one process would."""
+        batch_size, rank = self.config.train.batch_size, self.ranks.rank
+        self._noise_rng.manual_seed(self.config.train.seed * 1_000_003 + step)
+        z = torch.randn(batch_size * self.ranks.world_size, self.config.model.z_dim,
+                        generator=self._noise_rng, device=self.device)
+        return z[rank * batch_size:(rank + 1) * batch_size]
+
+    def __post_init__(self) -> None:
+        self._noise_rng = torch.Generator(device=self.device)
 
     @property
     def total_steps(self) -> int:
@@ -120,9 +136,11 @@ def make_optimizer(module: torch.nn.Module, kind: str, lr: float, betas: tuple[f
     return torch.optim.Adam(module.parameters(), lr=lr, betas=betas, capturable=capturable)
 
 
-def uses_cuda_graphs(config: Config, device: torch.device) -> bool:
-    """Graphs bake in the learning rate, so only constant schedules use them."""
-    return device.type == "cuda" and config.train.cuda_graphs and config.train.lr_schedule == "constant"
+def uses_cuda_graphs(config: Config, device: torch.device, ranks: Ranks = ONE_PROCESS) -> bool:
+    """Graphs bake in the learning rate, so only constant schedules use them; not with several
+    processes (their gradient all-reduce runs outside the graph)."""
+    return (device.type == "cuda" and config.train.cuda_graphs and config.train.lr_schedule == "constant"
+            and not ranks.active)
 
 
 def schedule_factor(config: Config, step: int, steps_per_epoch: int) -> float:
@@ -139,18 +157,22 @@ def schedule_factor(config: Config, step: int, steps_per_epoch: int) -> float:
     return 1.0
 
 
-def prepare(config: Config) -> Session:
-    """Find and verify the data, build models and optimizers: every check before the first write."""
+def prepare(config: Config, ranks: Ranks = ONE_PROCESS) -> Session:
+    """Find and verify the data, build models and optimizers: every check before the first write.
+    Under torchrun (`ranks`), this also joins the process group."""
     data, model, train = config.data, config.model, config.train
     device = resolve_device(train.device)
+    if device.type == "cuda" and ranks.active:
+        device = torch.device("cuda", ranks.local_rank)
+    start_ranks(ranks, device.type)
     seed_everything(train.seed)
     images, labels = load_data(data, "train")
     if data.limit:
         images, labels = images[: data.limit], labels[: data.limit]
-    if len(images) < train.batch_size:
+    if len(images) < train.batch_size * ranks.world_size:
         raise ConfigError(
-            f"train.batch_size {train.batch_size} is larger than the {len(images)} training "
-            "images; lower it or raise data.limit"
+            f"train.batch_size {train.batch_size} x {ranks.world_size} process(es) is more than the "
+            f"{len(images)} training images; lower it or raise data.limit"
         )
     # A memory-mapped folder cache (bigger than the memory budget) stays on disk; batches are
     # gathered from it and moved to the device one at a time.
@@ -158,14 +180,18 @@ def prepare(config: Config) -> Session:
     batches = DeviceBatches(torch.from_numpy(images).to(device) if resident else torch.from_numpy(images),
                             torch.from_numpy(labels).to(device), train.batch_size, train.seed,
                             data.rotation_degrees, data.hflip, data.vflip, unit=data.scale == "unit",
-                            device=device)
+                            device=device, rank=ranks.rank, world_size=ranks.world_size)
     generator_spec, discriminator_kwargs = model_arguments(config)
     generator = build_generator(model.name, **generator_spec["kwargs"]).to(device)
     discriminator = build_discriminator(model.name, **discriminator_kwargs).to(device)
+    if train.sync_batch_norm and ranks.active and device.type == "cuda":
+        # BatchNorm statistics over the global batch; same parameters and state-dict keys.
+        generator = torch.nn.SyncBatchNorm.convert_sync_batchnorm(generator)
+        discriminator = torch.nn.SyncBatchNorm.convert_sync_batchnorm(discriminator)
     if train.channels_last:
         generator.to(memory_format=torch.channels_last)
         discriminator.to(memory_format=torch.channels_last)
-    loss, capturable = config.loss, uses_cuda_graphs(config, device)
+    loss, capturable = config.loss, uses_cuda_graphs(config, device, ranks)
     gan = Gan(
         generator, discriminator,
         make_optimizer(generator, train.optimizer_g, train.lr_g, train.betas_g, train.sgd_momentum,
@@ -174,12 +200,16 @@ def prepare(config: Config) -> Session:
                        train.sgd_momentum, capturable),
         LOSSES.get(loss.name), loss.real_label, loss.fake_label, loss.gp_weight, loss.r1_weight,
         loss.instance_noise, train.diffaugment,
-        Ema(generator, train.ema_half_life, train.batch_size) if train.ema_half_life else None,
+        Ema(generator, train.ema_half_life, train.batch_size * ranks.world_size)
+        if train.ema_half_life else None,
+        ranks.average_gradients if ranks.active else None,
     )
+    if ranks.rank:  # per-rank augmentation and dropout streams, derived from the base seed
+        seed_everything(train.seed + 1009 * ranks.rank)
     # Its own generator: the grid's noise is the same however the run is split or resumed.
     noise_rng = torch.Generator().manual_seed(train.seed)
     fixed_noise = torch.randn(train.num_samples, model.z_dim, generator=noise_rng).to(device)
-    return Session(config, device, batches, gan, generator_spec, fixed_noise,
+    return Session(config, device, batches, gan, generator_spec, fixed_noise, ranks,
                    HealthMonitor(config) if train.health else None)
 
 
@@ -190,6 +220,7 @@ def checkpoint_state(session: Session, step: int, epoch_stats: torch.Tensor) -> 
         "ganforge_version": ganforge.__version__,
         "config": session.config.to_dict(),
         "step": step,
+        "steps_per_epoch": session.batches.steps_per_epoch,  # differs when the process count does
         "epoch_stats": epoch_stats.cpu(),
         "generator": {**session.generator_spec, "state_dict": gan.generator.state_dict()},
         "discriminator": {"state_dict": gan.discriminator.state_dict()},
@@ -224,10 +255,20 @@ def restore(session: Session, state: dict[str, Any], source: str) -> tuple[int, 
             "resume with the run's own config"
         ) from None
     restore_rng(state["rng"])
+    if session.ranks.rank:
+        seed_everything(session.config.train.seed + 1009 * session.ranks.rank + state["step"])
     session.best_fid = state["best_fid"]
     session.rollbacks = state["rollbacks"]
-    set_learning_rates(session, state["step"])
-    return state["step"], state["epoch_stats"].to(session.device)
+    step, epoch_stats = state["step"], state["epoch_stats"].to(session.device)
+    saved_steps_per_epoch = state.get("steps_per_epoch", session.batches.steps_per_epoch)
+    if epoch_stats.shape != (len(STAT_NAMES),):  # from a version that logged fewer stats
+        epoch_stats = torch.zeros(len(STAT_NAMES), device=session.device)
+    if saved_steps_per_epoch != session.batches.steps_per_epoch:
+        # Saved by another number of processes: continue from its last complete epoch.
+        step = step // saved_steps_per_epoch * session.batches.steps_per_epoch
+        epoch_stats = torch.zeros_like(epoch_stats)
+    set_learning_rates(session, step)
+    return step, epoch_stats
 
 
 def _epoch_line(record: dict[str, Any], epochs: int) -> str:
@@ -269,7 +310,8 @@ def _diverged(session: Session, run_dir: RunDir, bad_step: int, exact: bool,
     if (train.on_nan == "rollback" and run_dir.last_checkpoint.is_file()
             and session.rollbacks < train.max_rollbacks):
         return _rollback(session, run_dir, bad_step, log)
-    run_dir.append_metrics({"event": "diverged", "step": bad_step})
+    if session.ranks.main:
+        run_dir.append_metrics({"event": "diverged", "step": bad_step})
     kept = f"checkpoint {run_dir.last_checkpoint} is kept" if run_dir.last_checkpoint.is_file() \
         else "no checkpoint was written yet"
     raise TrainingDiverged(
@@ -284,8 +326,9 @@ def _rollback(session: Session, run_dir: RunDir, bad_step: int, log) -> tuple[in
     step, epoch_stats = restore(session, state, str(run_dir.last_checkpoint))
     session.rollbacks = rollbacks
     set_learning_rates(session, step)
-    run_dir.append_metrics({"event": "rollback", "step": bad_step, "to_step": step,
-                            "lr_scale": 0.5 ** rollbacks})
+    if session.ranks.main:
+        run_dir.append_metrics({"event": "rollback", "step": bad_step, "to_step": step,
+                                "lr_scale": 0.5 ** rollbacks})
     log(f"ganforge: loss became NaN/Inf at step {bad_step}; rolled back to step {step} with "
         f"learning rates x{0.5 ** rollbacks:g} (rollback {rollbacks} of "
         f"{session.config.train.max_rollbacks})")
@@ -305,10 +348,16 @@ def set_learning_rates(session: Session, step: int) -> None:
 def train(session: Session, run_dir: RunDir, step: int = 0,
           epoch_stats: torch.Tensor | None = None, log: Callable[[str], None] = tqdm.write) -> Outcome:
     """Train from `step` (0, or where `restore` left the session) until done, out of time or
-    stopped by a signal; every way out leaves a complete checkpoint."""
-    config, gan, batches = session.config, session.gan, session.batches
+    stopped by a signal; every way out leaves a complete checkpoint.
+
+    Under torchrun every rank runs this loop in step; only rank 0 prints and writes, and the
+    numbers it logs are averaged over the ranks."""
+    config, gan, batches, ranks = session.config, session.gan, session.batches, session.ranks
     train_config = config.train
     steps_per_epoch, total_steps = batches.steps_per_epoch, session.total_steps
+    if not ranks.main:
+        def log(_line: str) -> None:
+            return None
     if epoch_stats is None:
         epoch_stats = torch.zeros(len(STAT_NAMES), device=session.device)
     interval_stats = torch.zeros_like(epoch_stats)
@@ -320,32 +369,31 @@ def train(session: Session, run_dir: RunDir, step: int = 0,
     deadline = time.monotonic() + 60 * train_config.max_minutes if train_config.max_minutes \
         else math.inf
     # Checking for NaN reads the stats back from the device: free on the CPU, so every step
-    # there; once per log interval on accelerators.
-    check_every = 1 if session.device.type == "cpu" else train_config.log_every
+    # there; once per log interval on accelerators and across processes (it is collective).
+    check_every = 1 if session.device.type == "cpu" and not ranks.active else train_config.log_every
     gan.generator.train()
     gan.discriminator.train()
-    batch_size, z_dim = train_config.batch_size, config.model.z_dim
     conditional, scheduled = config.model.conditional, train_config.lr_schedule != "constant"
-    step_function = GraphedStep(gan) if uses_cuda_graphs(config, session.device) else train_step
-    out_of_time = False
+    step_function = GraphedStep(gan) if uses_cuda_graphs(config, session.device, ranks) else train_step
+    stopping = False
     with StopRequests() as stop:
-        while step < total_steps and not out_of_time and stop.signal_number is None:
+        while step < total_steps and not stopping:
             epoch, start = divmod(step, steps_per_epoch)
             segment_start_step, started = step, time.perf_counter()
             bar = tqdm(total=steps_per_epoch, initial=start, desc=f"epoch {epoch + 1}",
-                       leave=False, dynamic_ncols=True, disable=None)
+                       leave=False, dynamic_ncols=True, disable=None if ranks.main else True)
             rolled_back = False
             for real_images, labels in batches.epoch(epoch, start):
                 if scheduled:
                     set_learning_rates(session, step)
-                z = torch.randn(batch_size, z_dim, device=session.device)
-                step_stats = step_function(gan, real_images, z, labels if conditional else None,
+                step_stats = step_function(gan, real_images, session.noise(step),
+                                           labels if conditional else None,
                                            generator_step=(step + 1) % train_config.d_steps == 0)
                 epoch_stats += step_stats
                 interval_stats += step_stats
                 step += 1
                 bar.update()
-                if step % check_every == 0 and not _finite(epoch_stats):
+                if step % check_every == 0 and not _finite(ranks.mean(epoch_stats)):
                     step, epoch_stats = _diverged(session, run_dir, step, exact=check_every == 1,
                                                   log=log)
                     if isinstance(step_function, GraphedStep):
@@ -356,38 +404,47 @@ def train(session: Session, run_dir: RunDir, step: int = 0,
                     record = _interval_record(session, run_dir, interval_stats, epoch, step, log)
                     bar.set_postfix_str(f"loss D {record['loss_d']:.3f}  loss G {record['loss_g']:.3f}")
                 if (train_config.checkpoint_every and step % train_config.checkpoint_every == 0
-                        and step % steps_per_epoch and _finite(epoch_stats)):
+                        and step % steps_per_epoch and ranks.main and _finite(epoch_stats)):
                     _save(session, run_dir, step, epoch_stats)
-                out_of_time = time.monotonic() >= deadline
-                if step >= total_steps or out_of_time or stop.signal_number is not None:
+                # Several processes decide together (at log intervals), so all stop at one step.
+                wants_stop = time.monotonic() >= deadline or stop.signal_number is not None
+                if not ranks.active or step % train_config.log_every == 0:
+                    stopping = ranks.any(wants_stop, session.device)
+                if step >= total_steps or stopping:
                     break
             bar.close()
             if rolled_back:
                 continue
             seconds = time.perf_counter() - started
             steps_in_epoch = step - epoch * steps_per_epoch
-            averages = (epoch_stats / steps_in_epoch).tolist()
+            averages = (ranks.mean(epoch_stats) / steps_in_epoch).tolist()
             record = {
                 "event": "epoch", "epoch": epoch + 1, "step": step,
                 "complete": steps_in_epoch == steps_per_epoch,
                 **dict(zip(STAT_NAMES, averages)),
-                "images_per_s": (step - segment_start_step) * batch_size / seconds,
+                "images_per_s": (step - segment_start_step) * batches.global_batch / seconds,
                 "seconds": seconds,
             }
             if record["complete"]:
                 epoch_stats.zero_()
             log(_epoch_line(record, train_config.epochs))
-            _end_of_segment(session, run_dir, record, step, epoch_stats)
+            if ranks.main:
+                _end_of_segment(session, run_dir, record, step, epoch_stats)
     run_dir.close()
-    return Outcome(step, stop.signal_number)
+    # A rank stopped because another one was signalled reports SIGTERM, so all exit alike.
+    signal_number = stop.signal_number or (signal.SIGTERM if stopping and step < total_steps
+                                           and time.monotonic() < deadline else None)
+    return Outcome(step, signal_number)
 
 
 def _interval_record(session: Session, run_dir: RunDir, interval_stats: torch.Tensor, epoch: int,
                      step: int, log: Callable[[str], None]) -> dict[str, Any]:
     """Averages over the last log interval, with the learning rates, to metrics.jsonl,
     TensorBoard and the health monitor; `interval_stats` is reset."""
-    averages = (interval_stats / session.config.train.log_every).tolist()
+    averages = (session.ranks.mean(interval_stats) / session.config.train.log_every).tolist()
     interval_stats.zero_()
+    if not session.ranks.main:
+        return dict(zip(STAT_NAMES, averages))
     record = {"event": "interval", "epoch": epoch + 1, "step": step, **dict(zip(STAT_NAMES, averages)),
               "lr_g": session.gan.optimizer_g.param_groups[0]["lr"],
               "lr_d": session.gan.optimizer_d.param_groups[0]["lr"]}

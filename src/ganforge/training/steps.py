@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
@@ -36,6 +37,8 @@ class Gan:
     instance_noise: float = 0.0
     diffaugment: str = ""  # DiffAugment policy, applied to real and fake D inputs alike
     ema: Ema | None = None
+    # Several processes: average a model's gradients over them before its optimizer steps.
+    sync_gradients: Callable[[nn.Module], None] | None = None
 
     def discriminator_input(self, images: torch.Tensor) -> torch.Tensor:
         """What D sees: DiffAugment and instance noise hit real and fake images the same way, so
@@ -72,6 +75,8 @@ def train_step(gan: Gan, real_images: torch.Tensor, z: torch.Tensor,
         loss_d = loss_d + gan.r1_weight / 2 * r1_penalty(real_logits, real_input)
     gan.optimizer_d.zero_grad(set_to_none=True)
     loss_d.backward()
+    if gan.sync_gradients is not None:
+        gan.sync_gradients(discriminator)
     grad_norm_d = _gradient_norm(discriminator)
     gan.optimizer_d.step()
 
@@ -81,6 +86,8 @@ def train_step(gan: Gan, real_images: torch.Tensor, z: torch.Tensor,
         loss_g = loss.generator(discriminator(gan.discriminator_input(fake_images), labels))
         gan.optimizer_g.zero_grad(set_to_none=True)
         loss_g.backward()
+        if gan.sync_gradients is not None:
+            gan.sync_gradients(generator)
         grad_norm_g = _gradient_norm(generator)
         gan.optimizer_g.step()
         if gan.ema is not None:
