@@ -100,6 +100,15 @@ def test_classes_covered_dropping_is_mode_collapse():
     assert "7 classes, down from 10" in warning.message
 
 
+def test_realistic_samples_without_recall_are_mode_collapse():
+    """The failure of the conditional preset before its fix: every class, each drawn one way."""
+    monitor = HealthMonitor(load_config("mnist-dcgan"))
+    record = {"event": "eval", "fid": 5.3, "classes_covered": 10, "feature_spread": 0.98}
+    assert monitor.observe({**record, "step": 1, "precision": 0.66, "recall": 0.4}) == []
+    (warning,) = monitor.observe({**record, "step": 2, "precision": 0.66, "recall": 0.0})
+    assert "recall 0.00" in warning.message
+
+
 @pytest.mark.parametrize(("fids", "fires"), [([10, 12, 11, 13], True), ([10, 9, 8, 7], False)])
 def test_oscillation_needs_flat_fid_and_swinging_losses(fids, fires):
     monitor = HealthMonitor(load_config("mnist-dcgan"))

@@ -64,6 +64,11 @@ class Ranks:
             grad.copy_(flat[offset:offset + grad.numel()].view_as(grad))
             offset += grad.numel()
 
+    def barrier(self) -> None:
+        """Wait until every rank gets here (rank 0 may still be writing a checkpoint)."""
+        if self.active:
+            dist.barrier()
+
     def broadcast(self, value):
         """Rank 0's `value` on every rank (any picklable object)."""
         if not self.active:

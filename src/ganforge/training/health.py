@@ -107,8 +107,9 @@ def divergence(history: History) -> str | None:
 
 
 def mode_collapse(history: History) -> str | None:
-    """From the evaluations: classes covered dropping, or the spread of generated features
-    falling well below the real spread (an untrained G's is low too, so it must fall)."""
+    """From the evaluations: classes covered dropping, the spread of generated features falling
+    well below the real spread (an untrained G's is low too, so it must fall), or realistic
+    samples with almost no recall."""
     spreads = [record["feature_spread"] for record in history.evals if "feature_spread" in record]
     if len(spreads) >= 2 and spreads[-1] < 0.5 and spreads[-1] < 0.7 * max(spreads[:-1]):
         return (f"mode collapse: generated samples spread only {spreads[-1]:.2f}x as widely as real "
@@ -118,6 +119,11 @@ def mode_collapse(history: History) -> str | None:
     if covered and covered[-1] <= max(covered) - 2:
         return (f"mode collapse: the samples now cover {covered[-1]} classes, down from "
                 f"{max(covered)}")
+    latest = history.evals[-1] if history.evals else {}
+    if latest.get("recall") is not None and latest["recall"] < 0.1 and latest["precision"] >= 0.5:
+        # Every class can be present and yet each drawn the same way (within-class collapse).
+        return (f"mode collapse: samples look real (precision {latest['precision']:.2f}) but cover "
+                f"little of the real variety (recall {latest['recall']:.2f})")
     return None
 
 

@@ -431,6 +431,7 @@ def train(session: Session, run_dir: RunDir, step: int = 0,
             if ranks.main:
                 _end_of_segment(session, run_dir, record, step, epoch_stats)
     run_dir.close()
+    ranks.barrier()  # no rank exits (and makes torchrun stop the others) before rank 0 has written
     # A rank stopped because another one was signalled reports SIGTERM, so all exit alike.
     signal_number = stop.signal_number or (signal.SIGTERM if stopping and step < total_steps
                                            and time.monotonic() < deadline else None)
@@ -495,14 +496,14 @@ def _end_of_segment(session: Session, run_dir: RunDir, record: dict[str, Any], s
 
 def _evaluate(session: Session, run_dir: RunDir, record: dict[str, Any], step: int,
               epoch_stats: torch.Tensor) -> None:
-    """FID (plus class coverage and feature spread, which the health monitor reads) of fresh
-    samples; the best generator so far is kept as checkpoints/best.pt."""
+    """FID (plus class coverage, feature spread, precision and recall, which the health monitor
+    reads) of fresh samples; the best generator so far is kept as checkpoints/best.pt."""
     # Imported here: only runs that evaluate need the feature network.
     from ganforge.metrics import evaluate
 
     config = session.config
     images = _draw(session, config.train.eval_samples, seed=config.train.seed + 1)
-    results = evaluate(images, config.data.name, ("fid", "classes", "spread"))
+    results = evaluate(images, config.data.name, ("fid", "classes", "spread", "pr"))
     fid = results["fid"]
     improved = fid < session.best_fid
     if improved:
@@ -510,11 +511,13 @@ def _evaluate(session: Session, run_dir: RunDir, record: dict[str, Any], step: i
         checkpoint.save(checkpoint_state(session, step, epoch_stats), run_dir.checkpoints / "best.pt")
     eval_record = {"event": "eval", "epoch": record["epoch"], "step": step, "fid": fid,
                    "classes_covered": results["classes_covered"],
-                   "feature_spread": results["feature_spread"], "best": improved}
+                   "feature_spread": results["feature_spread"], "precision": results["precision"],
+                   "recall": results["recall"], "best": improved}
     run_dir.append_metrics(eval_record)
     run_dir.log_scalars({"eval/fid": fid, "eval/feature_spread": results["feature_spread"]}, step)
     tqdm.write(f"  FID {fid:.3f} on {config.train.eval_samples} samples, "
-               f"{results['classes_covered']} classes, spread {results['feature_spread']:.2f}"
+               f"{results['classes_covered']} classes, spread {results['feature_spread']:.2f}, "
+               f"precision {results['precision']:.2f}, recall {results['recall']:.2f}"
                f"{' (best so far: checkpoints/best.pt)' if improved else ''}")
     _check_health(session, run_dir, eval_record, tqdm.write)
 
