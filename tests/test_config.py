@@ -15,7 +15,9 @@ def test_presets_resolve_and_describe_themselves():
     assert {"mnist-dcgan", "mnist-mlp"} <= set(preset_names())
     for name in preset_names():
         assert preset_values(name)["description"]
-        load_config(name)
+        # Folder presets name no folder: the user brings one.
+        overrides = [("data.path", "some/folder")] if name.startswith("folder-") else []
+        assert load_config(name, overrides=overrides).data.name == preset_values(name)["data"]["name"]
 
 
 def test_course_preset_is_the_notebook_recipe():
