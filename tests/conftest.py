@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import random
 import shutil
 import subprocess
 import sys
@@ -10,6 +11,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
+from PIL import Image, ImageDraw
 
 from ganforge.cli import main
 
@@ -68,3 +70,16 @@ def chromium_page():
             yield page, problems
         finally:
             browser.close()
+
+
+def abstract_image(rng: random.Random) -> Image.Image:
+    """Random shapes in random colors on a random background, of a random size and shape."""
+    size = (rng.randint(40, 160), rng.randint(40, 160))
+    image = Image.new("RGB", size, tuple(rng.randrange(256) for _ in range(3)))
+    draw = ImageDraw.Draw(image)
+    for _ in range(rng.randint(2, 6)):
+        (left, right), (top, bottom) = (sorted(rng.randrange(length) for _ in range(2)) for length in size)
+        corners = [left, top, right + 1, bottom + 1]
+        color = tuple(rng.randrange(256) for _ in range(3))
+        (draw.ellipse if rng.random() < 0.5 else draw.rectangle)(corners, fill=color)
+    return image

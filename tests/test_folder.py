@@ -8,8 +8,9 @@ import random
 
 import numpy as np
 import pytest
-from PIL import Image, ImageDraw
+from PIL import Image
 
+from conftest import abstract_image
 from ganforge.cli import main
 from ganforge.config import load_config, parse_override
 from ganforge.data import folder
@@ -17,19 +18,6 @@ from ganforge.data.folder import discover, load_folder
 from ganforge.data.sources import load_split
 from ganforge.errors import DataError
 from ganforge.training.loop import prepare
-
-
-def abstract_image(rng: random.Random) -> Image.Image:
-    """Random shapes in random colors on a random background, of a random size and shape."""
-    size = (rng.randint(40, 160), rng.randint(40, 160))
-    image = Image.new("RGB", size, tuple(rng.randrange(256) for _ in range(3)))
-    draw = ImageDraw.Draw(image)
-    for _ in range(rng.randint(2, 6)):
-        (left, right), (top, bottom) = (sorted(rng.randrange(length) for _ in range(2)) for length in size)
-        corners = [left, top, right + 1, bottom + 1]
-        color = tuple(rng.randrange(256) for _ in range(3))
-        (draw.ellipse if rng.random() < 0.5 else draw.rectangle)(corners, fill=color)
-    return image
 
 
 @pytest.fixture
