@@ -75,7 +75,9 @@ def test_a_2x2_sweep_then_resumed(tmp_path, capsys):
     assert len(rows) == 4 and all(row["status"] == "done" and float(row["fid"]) > 0 for row in rows)
     table = (out / "results.md").read_text().splitlines()
     assert len(table) == 2 + 4
-    fids = [float(line.split("|")[5]) for line in table[2:]]
+    header = [cell.strip() for cell in table[0].split("|")]
+    assert header[1:5] == ["trial", "train.batch_size", "model.z_dim", "fid"]
+    fids = [float(line.split("|")[header.index("fid")]) for line in table[2:]]
     assert fids == sorted(fids)
     assert (out / "grids.png").is_file() and (out / "report.html").is_file()
     resumed_log = (out / "logs" / f"{interrupted.name}.log").read_text()

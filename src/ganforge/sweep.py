@@ -325,7 +325,10 @@ def write_results(sweep_dir: Path, rows: list[dict[str, Any]]) -> None:
     replaced atomically, since several workers of one study may write them at once."""
     if not rows:
         return
-    columns = list(dict.fromkeys(key for result in rows for key in result))
+    # trial, then every overridden key (trials differ in which), then the measurements
+    keys = list(dict.fromkeys(key for result in rows for key in result))
+    measured = [key for key in keys if key in rows[0] and "." not in key]
+    columns = [*measured[:1], *[key for key in keys if key not in measured], *measured[1:]]
     table = io.StringIO()
     writer = csv.DictWriter(table, columns)
     writer.writeheader()
