@@ -230,11 +230,14 @@ def comparison_report(paths: list[Path], out: Path) -> Path:
         return {name: curve([r for r in run_records if r.get("event") == event], key, x)
                 for name, run_records in records.items()}
 
-    charts = [line_plot(overlay(key, event, "epoch"), title, "epoch", unit, plots / f"{key}.png")
-              for key, event, title, unit in (("loss_g", "epoch", "Loss G per epoch", "loss"),
-                                              ("loss_d", "epoch", "Loss D per epoch", "loss"),
-                                              ("d_fake", "epoch", "D(G(z)) per epoch", "score"),
-                                              ("fid", "eval", "FID during training", "FID"))]
+    # Interval records (every log_every steps) where the runs have them, else epoch averages.
+    fine = all(any(r.get("event") == "interval" for r in run_records) for run_records in records.values())
+    event, x = ("interval", "step") if fine else ("epoch", "epoch")
+    charts = [line_plot(overlay(key, kind, axis), title, axis, unit, plots / f"{key}.png")
+              for key, kind, axis, title, unit in (("loss_g", event, x, "Loss G", "loss"),
+                                                   ("loss_d", event, x, "Loss D", "loss"),
+                                                   ("d_fake", event, x, "D(G(z))", "score"),
+                                                   ("fid", "eval", "epoch", "FID during training", "FID"))]
     grids = side_by_side([(run.name, RunDir(run).last_grid()) for run in runs
                           if RunDir(run).last_grid() is not None], plots / "grids.png")
     sections = [
