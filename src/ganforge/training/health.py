@@ -120,7 +120,7 @@ def mode_collapse(history: History) -> str | None:
         return (f"mode collapse: the samples now cover {covered[-1]} classes, down from "
                 f"{max(covered)}")
     latest = history.evals[-1] if history.evals else {}
-    if latest.get("recall") is not None and latest["recall"] < 0.1 and latest["precision"] >= 0.5:
+    if latest.get("recall") is not None and latest["recall"] < 0.05 and latest["precision"] >= 0.5:
         # Every class can be present and yet each drawn the same way (within-class collapse).
         return (f"mode collapse: samples look real (precision {latest['precision']:.2f}) but cover "
                 f"little of the real variety (recall {latest['recall']:.2f})")
