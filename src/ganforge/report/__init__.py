@@ -146,9 +146,10 @@ def run_report(run: Path) -> Path:
     sections.append("<h2>Curves</h2><div class=charts>" + "".join(
         _image(path, name) for name, path in training_plots(records, plots).items()) + "</div>")
     if evals:
-        sections.append(_table(["epoch", "FID", "classes covered", "feature spread"],
-                               [[r["epoch"], r["fid"], r.get("classes_covered"), r.get("feature_spread")]
-                                for r in evals]))
+        sections.append(_table(
+            ["epoch", "FID", "classes covered", "feature spread", "precision", "recall"],
+            [[r["epoch"], r["fid"], r.get("classes_covered"), r.get("feature_spread"), r.get("precision"),
+              r.get("recall")] for r in evals]))
     sections.append("<h2>Health</h2>" + ("".join(
         f"<div class=warning><b>step {event['step']}: {html.escape(event['event'])}"
         f"{' ' + html.escape(event.get('detector', '')) if event.get('detector') else ''}</b> "
