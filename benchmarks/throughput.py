@@ -24,7 +24,7 @@ from torchvision import transforms
 from ganforge.config import load_config
 from ganforge.models.layers import with_plain_layers
 from ganforge.training.loop import prepare
-from ganforge.training.steps import train_step
+from ganforge.training.steps import STAT_NAMES, train_step
 
 
 class PilMnist(Dataset):
@@ -85,7 +85,7 @@ def ganforge_steps(session):
             epoch += 1
 
     stream = iterate()
-    stats = torch.zeros(6, device=session.device)
+    stats = torch.zeros(len(STAT_NAMES), device=session.device)
 
     def one_step():
         real_images, _ = next(stream)
