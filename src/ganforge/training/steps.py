@@ -50,6 +50,19 @@ class Gan:
         return images
 
 
+def _descend(gan: Gan, module: nn.Module, optimizer: torch.optim.Optimizer,
+             loss: torch.Tensor) -> torch.Tensor:
+    """Backward, average gradients over processes (if several), one optimizer step; returns the
+    gradient norm it stepped with."""
+    optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    if gan.sync_gradients is not None:
+        gan.sync_gradients(module)
+    norm = _gradient_norm(module)
+    optimizer.step()
+    return norm
+
+
 def train_step(gan: Gan, real_images: torch.Tensor, z: torch.Tensor,
                labels: torch.Tensor | None = None, generator_step: bool = True) -> torch.Tensor:
     """A D step on real and detached fake images, then (if `generator_step`) a G step; returns
@@ -73,23 +86,13 @@ def train_step(gan: Gan, real_images: torch.Tensor, z: torch.Tensor,
         loss_d = loss_d + gan.gp_weight * gradient_penalty(discriminator, real_input, fake_input, labels)
     if gan.r1_weight:
         loss_d = loss_d + gan.r1_weight / 2 * r1_penalty(real_logits, real_input)
-    gan.optimizer_d.zero_grad(set_to_none=True)
-    loss_d.backward()
-    if gan.sync_gradients is not None:
-        gan.sync_gradients(discriminator)
-    grad_norm_d = _gradient_norm(discriminator)
-    gan.optimizer_d.step()
+    grad_norm_d = _descend(gan, discriminator, gan.optimizer_d, loss_d)
 
     if generator_step:
         # D's weights need no gradients for G's step; skipping them saves a third of its backward.
         discriminator.requires_grad_(False)
         loss_g = loss.generator(discriminator(gan.discriminator_input(fake_images), labels))
-        gan.optimizer_g.zero_grad(set_to_none=True)
-        loss_g.backward()
-        if gan.sync_gradients is not None:
-            gan.sync_gradients(generator)
-        grad_norm_g = _gradient_norm(generator)
-        gan.optimizer_g.step()
+        grad_norm_g = _descend(gan, generator, gan.optimizer_g, loss_g)
         if gan.ema is not None:
             gan.ema.update(generator)
     else:  # a critic-only step: report G's loss against the D it just faced
