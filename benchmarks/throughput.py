@@ -22,7 +22,7 @@ from torch.utils.data import DataLoader, Dataset
 from torchvision import transforms
 
 from ganforge.config import load_config
-from ganforge.models.layers import with_plain_layers
+from ganforge.models.fast_layers import with_plain_layers
 from ganforge.training.loop import prepare
 from ganforge.training.steps import STAT_NAMES, train_step
 

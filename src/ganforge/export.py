@@ -21,7 +21,8 @@ from torch import nn
 import ganforge
 from ganforge.errors import CheckpointError, GanforgeError
 from ganforge.models import MODELS, build_generator
-from ganforge.models.layers import balanced_labels, with_plain_layers
+from ganforge.models.fast_layers import with_plain_layers
+from ganforge.models.layers import balanced_labels
 from ganforge.training.run_dir import write_text_atomic
 
 FORMATS = {"torchscript": ".ts", "onnx": ".onnx", "safetensors": ".safetensors"}

@@ -2,7 +2,8 @@
 
 from torch import nn
 
-from ganforge.models.layers import ConvTranspose2d, LabelEmbedding, Projection, dcgan_init, leaky_relu
+from ganforge.models.fast_layers import Conv2d, ConvTranspose2d
+from ganforge.models.layers import LabelEmbedding, Projection, dcgan_init, leaky_relu
 
 
 def _up(in_channels: int, out_channels: int, kernel: int, stride: int) -> list[nn.Module]:
@@ -11,7 +12,7 @@ def _up(in_channels: int, out_channels: int, kernel: int, stride: int) -> list[n
 
 
 def _down(in_channels: int, out_channels: int, kernel: int, dropout: float) -> list[nn.Module]:
-    return [nn.Conv2d(in_channels, out_channels, kernel, 2, bias=False),
+    return [Conv2d(in_channels, out_channels, kernel, 2, bias=False),
             nn.BatchNorm2d(out_channels), *leaky_relu(dropout)]
 
 
