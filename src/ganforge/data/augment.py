@@ -13,12 +13,14 @@ def rotate(images: torch.Tensor, max_degrees: float) -> torch.Tensor:
 
     Pixels rotated in from outside are 0, so call this on images whose background is 0.
     """
-    batch = images.shape[0]
+    batch, _, height, width = images.shape
     angles = (torch.rand(batch, device=images.device) * 2 - 1) * math.radians(max_degrees)
-    cos, sin = torch.cos(angles), torch.sin(angles)
-    zeros = torch.zeros_like(cos)
-    theta = torch.stack([torch.stack([cos, -sin, zeros], 1), torch.stack([sin, cos, zeros], 1)], 1)
-    grid = F.affine_grid(theta, list(images.shape), align_corners=False)
+    cos, sin = torch.cos(angles).view(-1, 1, 1), torch.sin(angles).view(-1, 1, 1)
+    # F.affine_grid's sampling grid, by broadcasting (its batched 3x2 matrix product costs
+    # ~1 ms a batch on the CPU): pixel centres in [-1, 1], rotated.
+    xs = (torch.arange(width, device=images.device) * 2 + 1) / width - 1
+    ys = ((torch.arange(height, device=images.device) * 2 + 1) / height - 1).view(-1, 1)
+    grid = torch.stack([cos * xs - sin * ys, sin * xs + cos * ys], dim=-1)
     return F.grid_sample(images, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
 
 

@@ -133,7 +133,10 @@ def make_optimizer(module: torch.nn.Module, kind: str, lr: float, betas: tuple[f
                    momentum: float, capturable: bool = False) -> torch.optim.Optimizer:
     if kind == "sgd":
         return torch.optim.SGD(module.parameters(), lr=lr, momentum=momentum)
-    return torch.optim.Adam(module.parameters(), lr=lr, betas=betas, capturable=capturable)
+    # On the CPU, the fused kernel updates all parameters in one pass (foreach: ~10 passes).
+    on_cpu = next(module.parameters()).device.type == "cpu"
+    return torch.optim.Adam(module.parameters(), lr=lr, betas=betas, capturable=capturable,
+                            fused=on_cpu or None)
 
 
 def uses_cuda_graphs(config: Config, device: torch.device, ranks: Ranks = ONE_PROCESS) -> bool:
