@@ -5,8 +5,8 @@
 Both sides train the same model at the same batch size on the same device, after warm-up, in
 one process. The notebook side is the course notebook's loop as written: a torchvision
 DataLoader applying PIL RandomRotation + ToTensor image by image, G run forward twice per
-iteration, and a D step on the non-detached fake (so G's graph is backpropagated twice), with
-`.item()` every step.
+iteration, a D step on the non-detached fake (so G's graph is backpropagated twice), PyTorch's
+default Adam, and `.item()` every step.
 """
 
 from __future__ import annotations
@@ -45,8 +45,12 @@ class PilMnist(Dataset):
 def notebook_steps(session):
     """One iteration of the notebook's loop, as a function; PyTorch's own layers throughout."""
     config, gan = session.config, session.gan
-    generator, discriminator = with_plain_layers(gan.generator), gan.discriminator
+    generator, discriminator = with_plain_layers(gan.generator), with_plain_layers(gan.discriminator)
     discriminator.requires_grad_(True)
+    # The notebook's optimizers: PyTorch's default Adam (on the CPU, one parameter at a time).
+    train = config.train
+    optimizer_g = torch.optim.Adam(generator.parameters(), lr=train.lr_g, betas=train.betas_g)
+    optimizer_d = torch.optim.Adam(discriminator.parameters(), lr=train.lr_d, betas=train.betas_d)
     loader = DataLoader(PilMnist(session.batches.images, config.data.rotation_degrees),
                         batch_size=config.train.batch_size, shuffle=True, drop_last=True)
     batches = iter(loader)
@@ -60,15 +64,15 @@ def notebook_steps(session):
         fake_logits, real_logits = discriminator(fake), discriminator(real)
         loss_d = (F.binary_cross_entropy_with_logits(fake_logits, torch.zeros_like(fake_logits))
                   + F.binary_cross_entropy_with_logits(real_logits, torch.ones_like(real_logits))) / 2
-        gan.optimizer_d.zero_grad()
+        optimizer_d.zero_grad()
         loss_d.backward(retain_graph=True)
-        gan.optimizer_d.step()
-        gan.optimizer_g.zero_grad()
+        optimizer_d.step()
+        optimizer_g.zero_grad()
         fake = generator(torch.randn(batch, config.model.z_dim, device=session.device))
         fake_logits = discriminator(fake)
         loss_g = F.binary_cross_entropy_with_logits(fake_logits, torch.ones_like(fake_logits))
         loss_g.backward()
-        gan.optimizer_g.step()
+        optimizer_g.step()
         return loss_d.item(), loss_g.item()
 
     return one_step
