@@ -35,24 +35,31 @@ def _evaluation(count: int, degree_plus_one: int) -> torch.Tensor:
 
 
 @functools.lru_cache(maxsize=16)
-def transforms(height: int, width: int, kernel: int, device: torch.device, dtype: torch.dtype):
-    """Input, kernel and inverse (interpolation) transforms over flattened 2-D planes."""
-    rows, columns = height + kernel - 1, width + kernel - 1
-    inputs = torch.kron(_evaluation(rows, height), _evaluation(columns, width))
-    kernels = torch.kron(_evaluation(rows, kernel), _evaluation(columns, kernel))
-    inverse = torch.kron(torch.linalg.inv(_evaluation(rows, rows)),
-                         torch.linalg.inv(_evaluation(columns, columns)))
-    return tuple(matrix.to(device, dtype) for matrix in (inputs, kernels, inverse))
+def axis_transforms(size: int, kernel: int, device: torch.device, dtype: torch.dtype):
+    """Along one axis: the input (P x size), kernel (P x kernel) and inverse (P x P) transforms."""
+    points = size + kernel - 1
+    matrices = (_evaluation(points, size), _evaluation(points, kernel),
+                torch.linalg.inv(_evaluation(points, points)))
+    return tuple(matrix.to(device, dtype) for matrix in matrices)
 
 
-def _planes_first(images: torch.Tensor) -> torch.Tensor:
-    """(N, C, H, W) -> (H*W, N*C): one row per pixel position."""
-    batch, channels, height, width = images.shape
-    return images.permute(2, 3, 0, 1).reshape(height * width, batch * channels)
+def _transform(row_matrix: torch.Tensor, column_matrix: torch.Tensor,
+               planes: torch.Tensor) -> torch.Tensor:
+    """`row_matrix` along axis 0 and `column_matrix` along axis 1 of `planes` (H, W, ...): two
+    thin products, 3x less arithmetic than one product with their Kronecker product."""
+    height, width = planes.shape[:2]
+    along_rows = (row_matrix @ planes.reshape(height, -1)).view(row_matrix.shape[0], width, -1)
+    return column_matrix @ along_rows
 
 
-def _images(planes: torch.Tensor, batch: int, height: int, width: int) -> torch.Tensor:
-    """(H*W, N*C) -> (N, C, H, W) in channels_last memory."""
+def _planes(images: torch.Tensor) -> torch.Tensor:
+    """(A, B, H, W) -> (H, W, A*B)."""
+    return images.permute(2, 3, 0, 1).reshape(images.shape[2], images.shape[3], -1)
+
+
+def _images(planes: torch.Tensor, batch: int) -> torch.Tensor:
+    """(H, W, N*C) -> (N, C, H, W) in channels_last memory."""
+    height, width = planes.shape[:2]
     nhwc = planes.view(height, width, batch, -1).permute(2, 0, 1, 3).contiguous()
     return nhwc.permute(0, 3, 1, 2)
 
@@ -64,32 +71,35 @@ class ConvTransposeWinograd(torch.autograd.Function):
     def forward(ctx, images, weight):
         batch, in_channels, height, width = images.shape
         _, out_channels, kernel, _ = weight.shape
-        to_points, kernel_to_points, from_points = transforms(height, width, kernel, images.device,
-                                                              images.dtype)
-        points = to_points.shape[0]
-        images_at_points = (to_points @ _planes_first(images)).view(points, batch, in_channels)
-        weight_at_points = (kernel_to_points @ _planes_first(weight)).view(points, in_channels,
-                                                                          out_channels)
+        rows = axis_transforms(height, kernel, images.device, images.dtype)
+        columns = axis_transforms(width, kernel, images.device, images.dtype)
+        points = rows[0].shape[0] * columns[0].shape[0]
+        images_at_points = _transform(rows[0], columns[0], _planes(images)).view(points, batch, -1)
+        weight_at_points = _transform(rows[1], columns[1], _planes(weight))
+        weight_at_points = weight_at_points.view(points, in_channels, out_channels)
         products = torch.bmm(images_at_points, weight_at_points)  # (P*P, N, C_out)
         ctx.save_for_backward(images_at_points, weight_at_points)
-        ctx.geometry = (batch, height, width, kernel)
-        return _images(from_points @ products.view(points, -1), batch, height + kernel - 1,
-                       width + kernel - 1)
+        ctx.transforms = (rows, columns)
+        planes = products.view(rows[0].shape[0], columns[0].shape[0], -1)
+        return _images(_transform(rows[2], columns[2], planes), batch)
 
     @staticmethod
     def backward(ctx, grad_out):
         images_at_points, weight_at_points = ctx.saved_tensors
-        batch, height, width, kernel = ctx.geometry
-        to_points, kernel_to_points, from_points = transforms(height, width, kernel, grad_out.device,
-                                                                  grad_out.dtype)
-        points, _, in_channels = images_at_points.shape
-        grad_products = (from_points.t() @ _planes_first(grad_out)).view(points, batch, -1)
+        (to_rows, kernel_rows, inverse_rows), (to_columns, kernel_columns, inverse_columns) = \
+            ctx.transforms
+        points, batch, in_channels = images_at_points.shape
+        grad_products = _transform(inverse_rows.t(), inverse_columns.t(), _planes(grad_out))
+        grad_products = grad_products.view(points, batch, -1)
         grad_images = grad_weight = None
         if ctx.needs_input_grad[0]:
             grad_at_points = torch.bmm(grad_products, weight_at_points.transpose(1, 2))
-            grad_images = _images(to_points.t() @ grad_at_points.view(points, -1), batch, height, width)
+            grad_at_points = grad_at_points.view(to_rows.shape[0], to_columns.shape[0], -1)
+            grad_images = _images(_transform(to_rows.t(), to_columns.t(), grad_at_points), batch)
         if ctx.needs_input_grad[1]:
             grad_at_points = torch.bmm(images_at_points.transpose(1, 2), grad_products)
-            grad_weight = (kernel_to_points.t() @ grad_at_points.view(points, -1))
+            grad_at_points = grad_at_points.view(kernel_rows.shape[0], kernel_columns.shape[0], -1)
+            grad_weight = _transform(kernel_rows.t(), kernel_columns.t(), grad_at_points)
+            kernel = kernel_rows.shape[1]
             grad_weight = grad_weight.view(kernel, kernel, in_channels, -1).permute(2, 3, 0, 1)
         return grad_images, grad_weight
