@@ -46,16 +46,29 @@ def col2im(columns: torch.Tensor, batch: int, height: int, width: int, kernel: i
     """The adjoint of im2col: every (n, i, j, ki, kj) entry of `columns` (N*h*w, k*k*C) added into
     pixel (i*s+ki, j*s+kj) of an (N, out_height, out_width, C) image.
 
-    One `index_add_` (a serial, hence deterministic, loop over C-wide rows) instead of k*k slice
-    additions: 1.5-4x faster at these sizes.
+    Wide rows (C >= 32) go through one `index_add_` (a serial, hence deterministic, loop over
+    C-wide rows): 1.5-4x faster than k*k slice additions. Narrow rows make that loop's per-row
+    cost dominate; for them, k additions along the rows and k along the columns are 1.3-2x
+    faster than it (measured on the DCGAN shapes).
     """
     channels = columns.shape[1] // (kernel * kernel)
     if height == width == 1 and out_height == out_width == kernel:  # the patches tile the output
         return columns.view(batch, kernel, kernel, channels)
-    out = columns.new_zeros(batch * out_height * out_width, channels)
-    index = _pixel_index(batch, height, width, kernel, stride, out_height, out_width, columns.device)
-    out.index_add_(0, index, columns.reshape(-1, channels))
-    return out.view(batch, out_height, out_width, channels)
+    if channels >= 32:
+        out = columns.new_zeros(batch * out_height * out_width, channels)
+        index = _pixel_index(batch, height, width, kernel, stride, out_height, out_width,
+                             columns.device)
+        out.index_add_(0, index, columns.reshape(-1, channels))
+        return out.view(batch, out_height, out_width, channels)
+    patches = columns.view(batch, height, width, kernel, kernel, channels)
+    row_span, column_span = (height - 1) * stride + 1, (width - 1) * stride + 1
+    rows_done = columns.new_zeros(batch, out_height, width, kernel, channels)
+    for ki in range(kernel):
+        rows_done[:, ki:ki + row_span:stride] += patches[:, :, :, ki]
+    out = columns.new_zeros(batch, out_height, out_width, channels)
+    for kj in range(kernel):
+        out[:, :, kj:kj + column_span:stride] += rows_done[:, :, :, kj]
+    return out
 
 
 def _nhwc(images: torch.Tensor) -> torch.Tensor:
