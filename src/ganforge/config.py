@@ -77,6 +77,8 @@ class TrainConfig:
     device: str = "auto"
     channels_last: bool = True  # NHWC memory for G and D: faster convolutions on CPU and GPU
     cuda_graphs: bool = True  # on CUDA with a constant LR: replay the whole step as one graph
+    compile: str = "off"  # torch.compile G and D: off, default, reduce-overhead, max-autotune
+    precision: str = "fp32"  # fp32, or bf16 (autocast for the forward passes; losses in fp32)
     sync_batch_norm: bool = False  # under torchrun on CUDA: BatchNorm statistics over all ranks
     num_samples: int = 64  # images in the fixed-noise grid written after every epoch
     log_every: int = 50  # steps between interval records and health checks (each syncs the device)
@@ -102,8 +104,10 @@ class Config:
 
 
 # Keys that may change when a run is resumed: they extend or limit the run, not what it computes.
-RESUMABLE_KEYS = {"train.epochs", "train.max_steps", "train.max_minutes", "train.device"}
+RESUMABLE_KEYS = {"train.epochs", "train.max_steps", "train.max_minutes", "train.device",
+                  "train.compile"}
 DEVICES = ("auto", "cpu", "cuda", "mps")
+COMPILE_MODES = ("off", "default", "reduce-overhead", "max-autotune")
 PRESETS_PACKAGE = "ganforge.presets"
 
 
@@ -354,6 +358,10 @@ def validate(config: Config) -> None:
     _require(train.health_window >= 1, f"train.health_window must be >= 1, got {train.health_window}")
     _require(train.checkpoint_every >= 0,
              f"train.checkpoint_every must be >= 0 (0: epoch ends only), got {train.checkpoint_every}")
+    _require(train.compile in COMPILE_MODES,
+             f"train.compile must be one of {', '.join(COMPILE_MODES)}, got {train.compile!r}")
+    _require(train.precision in ("fp32", "bf16"),
+             f"train.precision must be 'fp32' or 'bf16', got {train.precision!r}")
     _require(train.on_nan in ("stop", "rollback"),
              f"train.on_nan must be 'stop' or 'rollback', got {train.on_nan!r}")
     _require(train.max_rollbacks >= 0, f"train.max_rollbacks must be >= 0, got {train.max_rollbacks}")

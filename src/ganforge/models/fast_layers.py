@@ -15,7 +15,9 @@ from ganforge.models.gemm_conv import ConvGemm, ConvTransposeGemm
 
 
 def _has_fast_path(layer: nn.Module, images: torch.Tensor) -> bool:
-    return (images.device.type == "cpu" and images.dim() == 4 and layer.groups == 1
+    # Under CPU autocast (bf16) PyTorch's kernels choose the precision of each product.
+    return (images.device.type == "cpu" and not torch.is_autocast_enabled("cpu")
+            and images.dim() == 4 and layer.groups == 1
             and layer.padding == (0, 0) and layer.dilation == (1, 1)
             and layer.stride[0] == layer.stride[1] and layer.kernel_size[0] == layer.kernel_size[1]
             and getattr(layer, "output_padding", (0, 0)) == (0, 0))

@@ -143,7 +143,20 @@ def uses_cuda_graphs(config: Config, device: torch.device, ranks: Ranks = ONE_PR
     """Graphs bake in the learning rate, so only constant schedules use them; not with several
     processes (their gradient all-reduce runs outside the graph)."""
     return (device.type == "cuda" and config.train.cuda_graphs and config.train.lr_schedule == "constant"
-            and not ranks.active)
+            and not ranks.active and config.train.compile == "off")
+
+
+# What torch.compile lowers to; tests use "aot_eager" (the same graph capture and autograd
+# tracing, without inductor's C++ build, which takes minutes on a 2-core CPU).
+COMPILE_BACKEND = "inductor"
+
+
+def compile_models(gan: Gan, mode: str) -> None:
+    """torch.compile G's and D's forward in place: parameters, state-dict keys and checkpoints
+    stay those of the plain modules."""
+    options = {} if mode == "default" else {"mode": mode}
+    for module in (gan.generator, gan.discriminator):
+        module.compile(backend=COMPILE_BACKEND, **options)
 
 
 def schedule_factor(config: Config, step: int, steps_per_epoch: int) -> float:
@@ -206,7 +219,10 @@ def prepare(config: Config, ranks: Ranks = ONE_PROCESS) -> Session:
         Ema(generator, train.ema_half_life, train.batch_size * ranks.world_size)
         if train.ema_half_life else None,
         ranks.average_gradients if ranks.active else None,
+        torch.bfloat16 if train.precision == "bf16" else None,
     )
+    if train.compile != "off":
+        compile_models(gan, train.compile)
     if ranks.rank:  # per-rank augmentation and dropout streams, derived from the base seed
         seed_everything(train.seed + 1009 * ranks.rank)
     # Its own generator: the grid's noise is the same however the run is split or resumed.

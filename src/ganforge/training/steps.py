@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -39,6 +40,13 @@ class Gan:
     ema: Ema | None = None
     # Several processes: average a model's gradients over them before its optimizer steps.
     sync_gradients: Callable[[nn.Module], None] | None = None
+    autocast_dtype: torch.dtype | None = None  # bf16: forward passes under autocast
+
+    def forward_precision(self, device: torch.device) -> contextlib.AbstractContextManager:
+        """Autocast for a forward pass when a reduced precision is asked (losses stay fp32)."""
+        if self.autocast_dtype is None:
+            return contextlib.nullcontext()
+        return torch.autocast(device.type, dtype=self.autocast_dtype)
 
     def discriminator_input(self, images: torch.Tensor) -> torch.Tensor:
         """What D sees: DiffAugment and instance noise hit real and fake images the same way, so
@@ -72,15 +80,18 @@ def train_step(gan: Gan, real_images: torch.Tensor, z: torch.Tensor,
     them every step would make the host wait for the device.
     """
     generator, discriminator, loss = gan.generator, gan.discriminator, gan.loss
-    fake_images = generator(z, labels)
+    precision = gan.forward_precision(real_images.device)
+    with precision:
+        fake_images = generator(z, labels)
 
     discriminator.requires_grad_(True)
     real_input = gan.discriminator_input(real_images)
     fake_input = gan.discriminator_input(fake_images.detach())
     if gan.r1_weight:
         real_input = real_input.detach().requires_grad_(True)
-    real_logits = discriminator(real_input, labels)
-    fake_logits = discriminator(fake_input, labels)
+    with precision:
+        real_logits = discriminator(real_input, labels).float()
+        fake_logits = discriminator(fake_input, labels).float()
     loss_d = loss.discriminator(real_logits, fake_logits, gan.real_label, gan.fake_label)
     if loss.gradient_penalty:
         loss_d = loss_d + gan.gp_weight * gradient_penalty(discriminator, real_input, fake_input, labels)
@@ -91,7 +102,9 @@ def train_step(gan: Gan, real_images: torch.Tensor, z: torch.Tensor,
     if generator_step:
         # D's weights need no gradients for G's step; skipping them saves a third of its backward.
         discriminator.requires_grad_(False)
-        loss_g = loss.generator(discriminator(gan.discriminator_input(fake_images), labels))
+        with precision:
+            fake_logits_for_g = discriminator(gan.discriminator_input(fake_images), labels).float()
+        loss_g = loss.generator(fake_logits_for_g)
         grad_norm_g = _descend(gan, generator, gan.optimizer_g, loss_g)
         if gan.ema is not None:
             gan.ema.update(generator)
