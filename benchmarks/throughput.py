@@ -1,6 +1,6 @@
 """Training throughput: ganforge's step against a faithful reimplementation of the notebook loop.
 
-    python benchmarks/throughput.py [--steps 60] [--warmup 10] [--device cpu] [--preset mnist-dcgan]
+    python benchmarks/throughput.py [--preset mnist-course] [--steps 30] [--rounds 5] [--device cpu]
 
 Both sides train the same model at the same batch size on the same device, after warm-up, in
 one process. The notebook side is the course notebook's loop as written: a torchvision
@@ -112,7 +112,8 @@ def images_per_second(one_step, steps: int, batch: int, device: torch.device) ->
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--preset", action="append", help="default: mnist-dcgan and mnist-mlp")
+    parser.add_argument("--preset", action="append",
+                        help="default: mnist-course (course DCGAN, batch 128, rotation 20), mnist-mlp")
     parser.add_argument("--steps", type=int, default=30, help="steps per timed round")
     parser.add_argument("--rounds", type=int, default=5,
                         help="alternating rounds per side; the median is reported")
@@ -120,7 +121,7 @@ def main() -> None:
     parser.add_argument("--device", default="cpu")
     args = parser.parse_args()
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, device {args.device}")
-    for preset in args.preset or ["mnist-dcgan", "mnist-mlp"]:
+    for preset in args.preset or ["mnist-course", "mnist-mlp"]:
         device = ("train.device", args.device)
         # The notebook used PyTorch's default (contiguous) memory format.
         reference_session = prepare(load_config(preset, overrides=[

@@ -174,3 +174,17 @@ def test_bf16_autocast_trains_close_to_fp32():
     assert torch.isfinite(bf16).all()
     torch.testing.assert_close(bf16[0, :4], fp32[0, :4], atol=0.03, rtol=0.05)
     assert not torch.equal(bf16, fp32)
+
+
+@pytest.mark.parametrize("fast, plain, size", [
+    (Conv2d(4, 8, 3, 2), nn.Conv2d(4, 8, 3, 2), 9),
+    (ConvTranspose2d(4, 8, 3, 2), nn.ConvTranspose2d(4, 8, 3, 2), 3),
+    (ConvTranspose2d(4, 8, 4, 1), nn.ConvTranspose2d(4, 8, 4, 1), 3),  # the Winograd path
+])
+def test_fast_layer_outputs_take_in_place_activations(fast, plain, size):
+    """A discriminator without BatchNorm feeds a convolution straight into LeakyReLU(inplace):
+    the fast layers' outputs must be tensors of their own, not views autograd forbids to modify."""
+    torch.manual_seed(0)
+    assert_same_function(nn.Sequential(fast, nn.LeakyReLU(0.2, inplace=True)),
+                         nn.Sequential(plain, nn.LeakyReLU(0.2, inplace=True)),
+                         torch.randn(2, 4, size, size))

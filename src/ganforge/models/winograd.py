@@ -15,6 +15,8 @@ import functools
 
 import torch
 
+from ganforge.models.gemm_conv import new_image, nhwc
+
 # Evaluation points, in the order they are taken; None is the point at infinity (the leading
 # coefficient). Small magnitudes keep the interpolation well conditioned in float32.
 POINTS = (0.0, 1.0, -1.0, 0.5, -2.0)
@@ -58,10 +60,12 @@ def _planes(images: torch.Tensor) -> torch.Tensor:
 
 
 def _images(planes: torch.Tensor, batch: int) -> torch.Tensor:
-    """(H, W, N*C) -> (N, C, H, W) in channels_last memory."""
+    """(H, W, N*C) -> (N, C, H, W) in channels_last memory, a tensor of its own."""
     height, width = planes.shape[:2]
-    nhwc = planes.view(height, width, batch, -1).permute(2, 0, 1, 3).contiguous()
-    return nhwc.permute(0, 3, 1, 2)
+    by_pixel = planes.view(height, width, batch, -1)
+    images = new_image(planes, batch, by_pixel.shape[3], height, width)
+    nhwc(images).copy_(by_pixel.permute(2, 0, 1, 3))
+    return images
 
 
 class ConvTransposeWinograd(torch.autograd.Function):
