@@ -4,8 +4,11 @@ import torch
 
 from conftest import train_tiny
 from ganforge.cli import main
+from ganforge.config import config_from_dict
 from ganforge.training import checkpoint
+from ganforge.training.loop import prepare, restore
 from ganforge.training.run_dir import RunDir
+from ganforge.training.steps import train_step
 
 
 def tensors_equal(left, right) -> bool:
@@ -76,3 +79,18 @@ def test_periodic_fid_keeps_the_best_checkpoint(tmp_path):
     best = checkpoint.load(out / "checkpoints/best.pt")
     assert best["best_fid"] == min(r["fid"] for r in evals)
     assert checkpoint.load(out / "checkpoints/last.pt")["best_fid"] == best["best_fid"]
+
+
+def test_a_checkpoint_from_cuda_graphs_resumes_with_this_machines_optimizer(tiny_run):
+    """A CUDA-graph run saves Adam as capturable and unfused; on a CPU it must resume as the CPU
+    runs it (fused), or its first step fails (capturable Adam wants CUDA tensors)."""
+    state = checkpoint.load(tiny_run / "checkpoints/last.pt")
+    for name in ("optimizer_g", "optimizer_d"):
+        for group in state[name]["param_groups"]:
+            group.update(capturable=True, fused=None)
+    session = prepare(config_from_dict(state["config"]))
+    restore(session, state, "test")
+    for optimizer in (session.gan.optimizer_g, session.gan.optimizer_d):
+        assert all(group["fused"] and not group["capturable"] for group in optimizer.param_groups)
+    real_images, _ = next(session.batches.epoch(0))
+    assert torch.isfinite(train_step(session.gan, real_images, session.noise(0))).all()

@@ -252,6 +252,19 @@ def checkpoint_state(session: Session, step: int, epoch_stats: torch.Tensor) -> 
     }
 
 
+IMPLEMENTATION_FLAGS = ("fused", "capturable", "foreach")
+
+
+def _load_optimizer(optimizer: torch.optim.Optimizer, state: dict[str, Any]) -> None:
+    """Load an optimizer's state but keep how this process runs it (fused on a CPU, capturable
+    for CUDA graphs): a checkpoint written on a GPU resumes on a CPU, and back."""
+    flags = [{key: group[key] for key in IMPLEMENTATION_FLAGS if key in group}
+             for group in optimizer.param_groups]
+    optimizer.load_state_dict(state)
+    for group, kept in zip(optimizer.param_groups, flags):
+        group.update(kept)
+
+
 def restore(session: Session, state: dict[str, Any], source: str) -> tuple[int, torch.Tensor]:
     """Load a checkpoint into the session; returns (step, epoch_stats)."""
     gan = session.gan
@@ -263,8 +276,8 @@ def restore(session: Session, state: dict[str, Any], source: str) -> tuple[int, 
     try:
         gan.generator.load_state_dict(state["generator"]["state_dict"])
         gan.discriminator.load_state_dict(state["discriminator"]["state_dict"])
-        gan.optimizer_g.load_state_dict(state["optimizer_g"])
-        gan.optimizer_d.load_state_dict(state["optimizer_d"])
+        _load_optimizer(gan.optimizer_g, state["optimizer_g"])
+        _load_optimizer(gan.optimizer_d, state["optimizer_d"])
         if gan.ema is not None:
             gan.ema.model.load_state_dict(state["generator_ema"]["state_dict"])
     except (RuntimeError, ValueError, KeyError) as error:
