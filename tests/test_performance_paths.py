@@ -143,11 +143,14 @@ def test_plain_copy_shares_the_state_dict():
     assert generator.state_dict().keys() == before.keys()
 
 
-def three_steps(overrides: list[tuple[str, object]]) -> torch.Tensor:
-    """The stats of the first three training steps of a small dcgan28 session."""
-    session = prepare(load_config("mnist-course", overrides=[
+def small_session(overrides: list[tuple[str, object]]):
+    return prepare(load_config("mnist-course", overrides=[
         ("data.limit", 256), ("train.device", "cpu"), ("train.batch_size", 32),
         ("data.path", str(MNIST_DIR)), *overrides]))
+
+
+def three_steps(session) -> torch.Tensor:
+    """The stats of the first three training steps of a small dcgan28 session."""
     batches = session.batches.epoch(0)
     return torch.stack([train_step(session.gan, next(batches)[0], session.noise(step))
                         for step in range(3)])
@@ -155,22 +158,22 @@ def three_steps(overrides: list[tuple[str, object]]) -> torch.Tensor:
 
 def test_compiled_models_train_as_the_eager_ones(monkeypatch):
     """train.compile wraps G and D in torch.compile (graph capture of the fast layers' autograd
-    functions included); the steps compute what the eager ones do."""
+    functions included), leaves their state dicts plain, and the steps compute what the eager
+    ones do."""
     monkeypatch.setattr(loop, "COMPILE_BACKEND", "aot_eager")
     torch._dynamo.reset()
-    compiled = three_steps([("train.compile", "default")])
-    torch.testing.assert_close(compiled, three_steps([]), atol=1e-4, rtol=1e-3)
-    session = prepare(load_config("mnist-course", overrides=[
-        ("data.limit", 256), ("train.device", "cpu"), ("data.path", str(MNIST_DIR)),
-        ("train.compile", "default")]))
+    session = small_session([("train.compile", "default")])
     assert "_compiled_call_impl" in vars(session.gan.generator)
     assert not any(key.startswith("_orig_mod") for key in session.gan.generator.state_dict())
+    torch.testing.assert_close(three_steps(session), three_steps(small_session([])),
+                               atol=1e-4, rtol=1e-3)
 
 
 def test_bf16_autocast_trains_close_to_fp32():
     """train.precision=bf16 runs the forward passes in bfloat16 (8-bit mantissa): the first
     step's scores agree with fp32 to a few per cent, and training stays finite."""
-    bf16, fp32 = three_steps([("train.precision", "bf16")]), three_steps([])
+    bf16 = three_steps(small_session([("train.precision", "bf16")]))
+    fp32 = three_steps(small_session([]))
     assert torch.isfinite(bf16).all()
     torch.testing.assert_close(bf16[0, :4], fp32[0, :4], atol=0.03, rtol=0.05)
     assert not torch.equal(bf16, fp32)

@@ -18,6 +18,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from conftest import REPO, TINY, run_cli, train_tiny
+from ganforge.atomic import written_atomically
 from ganforge.cli import main
 from ganforge.config import Config, config_from_dict
 from ganforge.errors import ConfigError
@@ -247,3 +248,18 @@ def test_any_config_dictionary_validates_or_fails_with_one_line(values):
         assert isinstance(config_from_dict(values), Config)
     except ConfigError as error:
         assert str(error) and "\n" not in str(error)
+
+
+def test_an_interrupted_atomic_write_leaves_the_old_file_and_no_partial(tmp_path):
+    """Every cache, export, report and sheet goes through written_atomically: a writer that
+    fails half-way leaves the previous file intact and nothing beside it."""
+    target = tmp_path / "grids.png"
+    target.write_text("old")
+    with pytest.raises(RuntimeError), written_atomically(target) as partial:
+        assert partial.suffix == ".png" and partial.parent == tmp_path
+        partial.write_text("half")
+        raise RuntimeError("disk full")
+    assert target.read_text() == "old" and sorted(tmp_path.iterdir()) == [target]
+    with written_atomically(target) as partial:
+        partial.write_text("new")
+    assert target.read_text() == "new" and sorted(tmp_path.iterdir()) == [target]

@@ -19,11 +19,11 @@ import torch
 from torch import nn
 
 import ganforge
+from ganforge.atomic import write_text_atomic, written_atomically
 from ganforge.errors import CheckpointError, GanforgeError
 from ganforge.models import MODELS, build_generator
 from ganforge.models.fast_layers import with_plain_layers
 from ganforge.models.layers import balanced_labels
-from ganforge.training.run_dir import write_text_atomic
 
 FORMATS = {"torchscript": ".ts", "onnx": ".onnx", "safetensors": ".safetensors"}
 SUFFIXES = {suffix: name for name, suffix in FORMATS.items()}
@@ -63,30 +63,29 @@ def export(generator: nn.Module, spec: dict[str, Any], fmt: str, out: Path,
     example_labels = balanced_labels(2, num_classes)
     with torch.no_grad():
         image_shape = list(generator(example_z, example_labels).shape[1:])
-    partial = out.with_name(f".{out.name}.partial")
-    if fmt == "safetensors":
-        from safetensors.torch import save_file
+    with written_atomically(out) as partial:
+        if fmt == "safetensors":
+            from safetensors.torch import save_file
 
-        metadata = {"ganforge": json.dumps({"spec": spec, "ganforge_version": ganforge.__version__})}
-        save_file({name: tensor.contiguous() for name, tensor in generator.state_dict().items()},
-                  str(partial), metadata=metadata)
-    else:
-        wrapper = _Conditional(generator) if num_classes else _Unconditional(generator)
-        inputs = (example_z, example_labels) if num_classes else (example_z,)
-        input_names = input_names_for(num_classes)
-        with warnings.catch_warnings(), torch.no_grad():
-            # TorchScript is deprecated upstream but is still what loads without Python
-            # packages beyond torch; the warning would only confuse a user here.
-            warnings.simplefilter("ignore")
-            if fmt == "torchscript":
-                torch.jit.save(torch.jit.trace(wrapper, inputs), str(partial))
-            else:
-                batch = {0: "batch"}
-                torch.onnx.export(wrapper, inputs, str(partial), input_names=input_names,
-                                  output_names=["images"], dynamo=False,
-                                  dynamic_axes={**{name: batch for name in input_names},
-                                                "images": batch})
-    partial.replace(out)
+            metadata = {"ganforge": json.dumps({"spec": spec, "ganforge_version": ganforge.__version__})}
+            save_file({name: tensor.contiguous() for name, tensor in generator.state_dict().items()},
+                      str(partial), metadata=metadata)
+        else:
+            wrapper = _Conditional(generator) if num_classes else _Unconditional(generator)
+            inputs = (example_z, example_labels) if num_classes else (example_z,)
+            input_names = input_names_for(num_classes)
+            with warnings.catch_warnings(), torch.no_grad():
+                # TorchScript is deprecated upstream but is still what loads without Python
+                # packages beyond torch; the warning would only confuse a user here.
+                warnings.simplefilter("ignore")
+                if fmt == "torchscript":
+                    torch.jit.save(torch.jit.trace(wrapper, inputs), str(partial))
+                else:
+                    batch = {0: "batch"}
+                    torch.onnx.export(wrapper, inputs, str(partial), input_names=input_names,
+                                      output_names=["images"], dynamo=False,
+                                      dynamic_axes={**{name: batch for name in input_names},
+                                                    "images": batch})
     sidecar = {
         "format": fmt, "file": out.name, "inputs": input_names_for(num_classes),
         "z_dim": z_dim, "num_classes": num_classes,

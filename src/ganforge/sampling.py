@@ -11,12 +11,13 @@ import torch
 from PIL import Image
 from torch import nn
 
+from ganforge.atomic import write_text_atomic
 from ganforge.errors import CheckpointError, GanforgeError
 from ganforge.export import SUFFIXES, load_exported, read_sidecar, sidecar_path
 from ganforge.models import MODELS, build_generator
 from ganforge.models.layers import balanced_labels
 from ganforge.training import checkpoint
-from ganforge.training.run_dir import RunDir, image_grid, save_grid_png, to_uint8, write_text_atomic
+from ganforge.training.run_dir import RunDir, image_grid, save_grid_png, to_uint8
 
 
 def checkpoint_path(source: Path) -> Path:

@@ -37,6 +37,7 @@ from typing import Any
 
 import yaml
 
+from ganforge.atomic import write_text_atomic
 from ganforge.config import (
     Config,
     apply_overrides,
@@ -46,7 +47,7 @@ from ganforge.config import (
     read_yaml,
 )
 from ganforge.errors import ConfigError, GanforgeError
-from ganforge.training.run_dir import RunDir, write_text_atomic
+from ganforge.training.run_dir import RunDir
 
 SPEC_KEYS = {"base", "grid", "trials", "search", "overrides", "eval_samples", "description"}
 RESULT_METRICS = ("fid", "kid", "precision", "recall", "classes_covered")

@@ -21,6 +21,7 @@ import numpy as np
 from PIL import Image, UnidentifiedImageError
 from tqdm import tqdm
 
+from ganforge.atomic import written_atomically
 from ganforge.errors import DataError
 
 SUFFIXES = (".jpg", ".jpeg", ".png", ".webp", ".bmp", ".gif")
@@ -114,8 +115,7 @@ def _decode_to_cache(root: Path, files: list[Path], size: int, channels: int, st
     if not images:
         raise DataError(f"none of the {len(files)} image files in {root} could be read")
     path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_name(f".{path.name}.partial.npy")
-    np.save(partial, np.stack(images))
-    partial.replace(path)
+    with written_atomically(path) as partial:
+        np.save(partial, np.stack(images))
     path.with_suffix(".json").write_text(json.dumps({"root": str(root), "images": len(images),
                                                      "skipped": skipped}, indent=1))

@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from ganforge.atomic import written_atomically
 from ganforge.data.sources import load_split
 from ganforge.metrics import classes, cs, dc, fid, kid, memorization, pr, spread  # noqa: F401  (register)
 from ganforge.metrics.base import METRICS, FeatureSet, MetricInputs
@@ -47,10 +48,9 @@ def reference_features(dataset: str, split: str, count: int, network: FeatureNet
                                   torch.from_numpy(cached["probabilities"]))
     features = network.extract(real_images(dataset, split, count, data_dir))
     path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_suffix(".partial.npz")
-    np.savez(partial, features=features[0].numpy(), probabilities=features[1].numpy(),
-             network=np.array(network.key))
-    partial.replace(path)
+    with written_atomically(path) as partial:
+        np.savez(partial, features=features[0].numpy(), probabilities=features[1].numpy(),
+                 network=np.array(network.key))
     return FeatureSet(*features)
 
 

@@ -15,9 +15,10 @@ import time
 from pathlib import Path
 from typing import Any
 
+from ganforge.atomic import write_text_atomic
 from ganforge.report.images import animate, side_by_side
 from ganforge.report.plots import class_histogram, curve, line_plot, training_plots
-from ganforge.training.run_dir import RunDir, save_grid_png, write_text_atomic
+from ganforge.training.run_dir import RunDir, save_grid_png
 
 STYLE = """
 body { font-family: system-ui, sans-serif; margin: 0 auto; max-width: 1100px; padding: 0 24px 48px;

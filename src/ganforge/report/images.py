@@ -6,6 +6,8 @@ from pathlib import Path
 
 from PIL import Image, ImageDraw
 
+from ganforge.atomic import written_atomically
+
 CAPTION_HEIGHT = 16
 
 
@@ -29,9 +31,8 @@ def side_by_side(panels: list[tuple[str, Path | Image.Image]], out: Path, column
         draw.text((left, top), caption[: width // 6], fill="black")
         sheet.paste(image, (left, top + CAPTION_HEIGHT))
     out.parent.mkdir(parents=True, exist_ok=True)
-    partial = out.with_name(f".{out.name}.partial{out.suffix}")
-    sheet.save(partial)
-    partial.replace(out)
+    with written_atomically(out) as partial:
+        sheet.save(partial)
     return out
 
 

@@ -10,8 +10,6 @@
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -19,14 +17,8 @@ import numpy as np
 import torch
 from PIL import Image
 
+from ganforge.atomic import write_text_atomic
 from ganforge.errors import GanforgeError
-
-
-def write_text_atomic(path: Path, text: str) -> None:
-    handle, temp_name = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    with os.fdopen(handle, "w") as file:
-        file.write(text)
-    os.replace(temp_name, path)
 
 
 def to_uint8(images: torch.Tensor) -> torch.Tensor:
