@@ -4,15 +4,20 @@ from __future__ import annotations
 
 import contextlib
 import os
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
 
 @contextlib.contextmanager
 def written_atomically(path: Path) -> Iterator[Path]:
-    """A temporary path beside `path` (same suffix, so writers that infer the format from it
-    work) for the block to write; renamed over `path` if the block succeeds, removed if not."""
-    partial = path.with_name(f".{path.name}.partial{path.suffix}")
+    """A temporary path beside `path` for the block to write; renamed over `path` if the block
+    succeeds, removed if not. The name is unique (several sweep workers may write one file at
+    once) and keeps the suffix, for writers that infer the format from it."""
+    handle, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=f".partial{path.suffix}",
+                                    dir=path.parent)
+    os.close(handle)
+    partial = Path(name)
     try:
         yield partial
         os.replace(partial, path)
