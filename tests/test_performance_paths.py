@@ -8,7 +8,7 @@ from torch import nn
 
 from conftest import MNIST_DIR
 from ganforge.config import load_config
-from ganforge.losses import LOSSES
+from ganforge.losses import LOSSES, gradient_penalty, r1_penalty
 from ganforge.models import build_discriminator, build_generator, winograd
 from ganforge.models.fast_layers import Conv2d, ConvTranspose2d, with_plain_layers
 from ganforge.training import loop
@@ -32,13 +32,14 @@ def assert_same_function(fast: nn.Module, plain: nn.Module, images: torch.Tensor
 
 # The generators' and discriminators' shapes, plus odd ones (stride > kernel leaves gaps; a
 # stride that does not divide the input leaves pixels no patch reads). Between them they take
-# both of col2im's ways (rows of C >= 32 and narrower) and the Winograd path.
+# every pass's two ways: oneDNN's kernel, or a matrix product (1x1 sides, image-like outputs), and
+# the Winograd path.
 @pytest.mark.parametrize("in_channels, out_channels, kernel, stride, size, bias", [
     (64, 256, 3, 2, 1, False), (256, 128, 4, 1, 3, False), (128, 64, 3, 2, 6, False),
     (64, 1, 4, 2, 13, True), (8, 3, 5, 3, 4, True), (4, 2, 2, 3, 1, False),
     (6, 5, 2, 1, 4, True), (5, 7, 3, 1, 2, False),
 ])
-def test_gemm_conv_transpose_matches_pytorch(in_channels, out_channels, kernel, stride, size, bias):
+def test_cpu_conv_transpose_matches_pytorch(in_channels, out_channels, kernel, stride, size, bias):
     torch.manual_seed(0)
     assert_same_function(ConvTranspose2d(in_channels, out_channels, kernel, stride, bias=bias),
                          nn.ConvTranspose2d(in_channels, out_channels, kernel, stride, bias=bias),
@@ -54,10 +55,10 @@ def test_winograd_path_takes_the_course_layer_and_non_square_inputs():
 
 @pytest.mark.parametrize("in_channels, out_channels, kernel, stride, size, bias", [
     (1, 16, 3, 2, 28, False), (16, 32, 5, 2, 13, False), (32, 64, 5, 2, 5, False),
-    (3, 8, 4, 3, 11, True), (2, 4, 1, 1, 3, True), (32, 8, 3, 2, 7, False),
+    (3, 8, 4, 3, 11, True), (2, 4, 1, 1, 3, True), (32, 8, 3, 2, 7, False), (8, 6, 3, 2, 8, False),
 ])
 @pytest.mark.parametrize("channels_last", [False, True])
-def test_gemm_conv_matches_pytorch(in_channels, out_channels, kernel, stride, size, bias,
+def test_cpu_conv_matches_pytorch(in_channels, out_channels, kernel, stride, size, bias,
                                    channels_last):
     torch.manual_seed(0)
     images = torch.randn(5, in_channels, size, size)
@@ -65,6 +66,41 @@ def test_gemm_conv_matches_pytorch(in_channels, out_channels, kernel, stride, si
         images = images.to(memory_format=torch.channels_last)
     assert_same_function(Conv2d(in_channels, out_channels, kernel, stride, bias=bias),
                          nn.Conv2d(in_channels, out_channels, kernel, stride, bias=bias), images)
+
+
+def test_non_square_images_with_unread_pixels_on_one_axis():
+    torch.manual_seed(0)
+    images = torch.randn(3, 8, 9, 12).to(memory_format=torch.channels_last)
+    assert_same_function(Conv2d(8, 6, 3, 2), nn.Conv2d(8, 6, 3, 2), images)
+    assert_same_function(ConvTranspose2d(8, 6, 3, 2), nn.ConvTranspose2d(8, 6, 3, 2), images)
+
+
+@pytest.mark.parametrize("penalty", ["gradient_penalty", "r1"])
+def test_penalties_differentiate_through_the_fast_layers_twice(penalty):
+    """Gradient penalties take the gradient of D's input gradient: the fast layers' backward
+    passes must themselves be differentiable in D's weights (float64: exact up to rounding)."""
+    torch.manual_seed(0)
+    fast = build_discriminator("dcgan28", channels=1, image_size=28).double()
+    plain = with_plain_layers(copy.deepcopy(fast))
+    real_images, fake_images = (torch.randn(6, 1, 28, 28, dtype=torch.float64) for _ in range(2))
+    for discriminator in (fast, plain):
+        torch.manual_seed(1)  # the penalty's random interpolation
+        if penalty == "r1":
+            images = real_images.clone().requires_grad_(True)
+            value = r1_penalty(discriminator(images), images)
+        else:
+            value = gradient_penalty(discriminator, real_images, fake_images)
+        value.backward()
+    for fast_param, plain_param in zip(fast.parameters(), plain.parameters()):
+        torch.testing.assert_close(fast_param.grad, plain_param.grad, atol=1e-10, rtol=1e-8)
+
+
+def test_winograd_refuses_a_second_derivative():
+    torch.manual_seed(0)
+    layer, images = ConvTranspose2d(6, 4, 3, 1), torch.randn(2, 6, 3, 3, requires_grad=True)
+    (grad,) = torch.autograd.grad(layer(images).square().sum(), images, create_graph=True)
+    with pytest.raises(RuntimeError, match="once_differentiable|twice"):
+        grad.sum().backward()
 
 
 def test_layers_without_a_gemm_path_fall_back_to_pytorch():

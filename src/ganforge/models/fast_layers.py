@@ -1,6 +1,6 @@
 """Conv2d and ConvTranspose2d with faster CPU paths, same parameters and state dict as PyTorch's.
 
-On the CPU, unpadded, ungrouped, square layers run as matrix products (`gemm_conv`); stride-1
+On the CPU, unpadded, ungrouped, square layers run as matrix products (`cpu_conv`); stride-1
 transposed convolutions of small inputs by Toom-Cook transforms (`winograd`). Everything else,
 and every GPU, uses PyTorch's own kernels.
 """
@@ -11,7 +11,7 @@ import torch
 from torch import nn
 
 from ganforge.models import winograd
-from ganforge.models.gemm_conv import ConvGemm, ConvTransposeGemm
+from ganforge.models.cpu_conv import Convolution, TransposedConvolution
 
 
 def _has_fast_path(layer: nn.Module, images: torch.Tensor) -> bool:
@@ -32,7 +32,7 @@ class Conv2d(nn.Conv2d):
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
         if _has_fast_path(self, images):
-            return _add_bias(ConvGemm.apply(images, self.weight, self.stride[0]), self.bias)
+            return _add_bias(Convolution.apply(images, self.weight, self.stride[0]), self.bias)
         return super().forward(images)
 
 
@@ -46,7 +46,7 @@ class ConvTranspose2d(nn.ConvTranspose2d):
                                                     self.kernel_size[0]):
             out = winograd.ConvTransposeWinograd.apply(images, self.weight)
         else:
-            out = ConvTransposeGemm.apply(images, self.weight, self.stride[0])
+            out = TransposedConvolution.apply(images, self.weight, self.stride[0])
         return _add_bias(out, self.bias)
 
 

@@ -14,8 +14,9 @@ from __future__ import annotations
 import functools
 
 import torch
+from torch.autograd.function import once_differentiable
 
-from ganforge.models.gemm_conv import new_image, nhwc
+from ganforge.models.cpu_conv import new_image, nhwc
 
 # Evaluation points, in the order they are taken; None is the point at infinity (the leading
 # coefficient). Small magnitudes keep the interpolation well conditioned in float32.
@@ -88,6 +89,7 @@ class ConvTransposeWinograd(torch.autograd.Function):
         return _images(_transform(rows[2], columns[2], planes), batch)
 
     @staticmethod
+    @once_differentiable  # works on transformed copies of the weight: a second derivative raises
     def backward(ctx, grad_out):
         images_at_points, weight_at_points = ctx.saved_tensors
         (to_rows, kernel_rows, inverse_rows), (to_columns, kernel_columns, inverse_columns) = \

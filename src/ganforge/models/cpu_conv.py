@@ -1,0 +1,159 @@
+"""CPU convolutions that choose, pass by pass, between oneDNN's direct kernels and matrix products.
+
+Every pass of a strided convolution is one of two operations: *correlating* (Conv2d forward,
+ConvTranspose2d's input gradient) or *spreading* (ConvTranspose2d forward, Conv2d's input
+gradient), plus the weight gradient. oneDNN's direct kernels (PyTorch's `F.conv2d` and
+`F.conv_transpose2d` on the CPU) do both well when the two sides have many pixels and channels,
+but run the degenerate DCGAN shapes at 5-30 % of this CPU's matrix-product speed. Those run as
+one matrix product in NHWC instead:
+- a side of 1x1 pixels (the layer is a matrix product: the first G layer, the last D layer);
+- spreading into an image of <= 4 channels (G's last layer, D's first input gradient): im2col /
+  col2im of a few channels against oneDNN's ~7 GFLOP/s;
+- every weight gradient: im2col(input)^T @ output gradient, 1.2-1.7x faster than oneDNN's.
+Measured per layer on the course DCGAN (docs/performance.md). im2col (a strided view, copied
+once) and col2im (k row and k column additions) are each other's adjoints.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+# Spreading into at most this many channels (grey, RGB, RGBA images) runs as a matrix product.
+IMAGE_CHANNELS = 4
+
+
+def im2col(nhwc: torch.Tensor, kernel: int, stride: int, height: int, width: int) -> torch.Tensor:
+    """(N*height*width, k*k*C) rows: row (n, i, j) holds the k x k patch of `nhwc` at (i*s, j*s).
+
+    The patches are a strided view of the input; `reshape` copies them once (or not at all when
+    they do not overlap and lie in order, as for a 1x1 output).
+    """
+    batch, _, _, channels = nhwc.shape
+    n_step, h_step, w_step, c_step = nhwc.stride()
+    patches = nhwc.as_strided((batch, height, width, kernel, kernel, channels),
+                              (n_step, stride * h_step, stride * w_step, h_step, w_step, c_step))
+    return patches.reshape(batch * height * width, kernel * kernel * channels)
+
+
+def new_image(like: torch.Tensor, batch: int, channels: int, height: int, width: int,
+              zeros: bool = False) -> torch.Tensor:
+    """An (N, C, H, W) channels_last tensor of its own, not a view: a layer's output must be one,
+    for the next layer may be an in-place activation."""
+    image = torch.empty((batch, channels, height, width), dtype=like.dtype, device=like.device,
+                        memory_format=torch.channels_last)
+    return image.zero_() if zeros else image
+
+
+def nhwc(images: torch.Tensor) -> torch.Tensor:
+    """The NHWC view of an NCHW-shaped tensor (contiguous when it is channels_last)."""
+    return images.permute(0, 2, 3, 1)
+
+
+def col2im(columns: torch.Tensor, batch: int, height: int, width: int, kernel: int, stride: int,
+           out_height: int, out_width: int) -> torch.Tensor:
+    """The adjoint of im2col: every (n, i, j, ki, kj) entry of `columns` (N*h*w, k*k*C) added into
+    pixel (i*s+ki, j*s+kj) of an (N, C, out_height, out_width) channels_last image, by k
+    additions along the rows, then k along the columns (k*k slice additions cost 1.3-2x more)."""
+    channels = columns.shape[1] // (kernel * kernel)
+    if height == width == 1 and out_height == out_width == kernel:  # the patches tile the output
+        image = new_image(columns, batch, channels, out_height, out_width)
+        nhwc(image).copy_(columns.view(batch, kernel, kernel, channels))
+        return image
+    image = new_image(columns, batch, channels, out_height, out_width, zeros=True)
+    out = nhwc(image)
+    patches = columns.view(batch, height, width, kernel, kernel, channels)
+    row_span, column_span = (height - 1) * stride + 1, (width - 1) * stride + 1
+    rows_done = columns.new_zeros(batch, out_height, width, kernel, channels)
+    for ki in range(kernel):
+        rows_done[:, ki:ki + row_span:stride] += patches[:, :, :, ki]
+    for kj in range(kernel):
+        out[:, :, kj:kj + column_span:stride] += rows_done[:, :, :, kj]
+    return image
+
+
+def _correlate(images: torch.Tensor, weight: torch.Tensor, stride: int, out_height: int,
+               out_width: int) -> torch.Tensor:
+    """Unpadded strided correlation of `images` with `weight` (C_out, C_in, k, k): a Conv2d's
+    forward, a ConvTranspose2d's input gradient. A matrix product when the output is 1x1."""
+    if out_height * out_width > 1:
+        return F.conv2d(images, weight, stride=stride)
+    matrix = weight.permute(2, 3, 1, 0).reshape(-1, weight.shape[0])  # (k*k*C_in, C_out)
+    product = im2col(nhwc(images), weight.shape[2], stride, out_height, out_width) @ matrix
+    # Cloned: an output must not be a view (the next layer may be an in-place activation).
+    return product.view(images.shape[0], out_height, out_width, -1).permute(0, 3, 1, 2).clone(
+        memory_format=torch.channels_last)
+
+
+def _spread(images: torch.Tensor, weight: torch.Tensor, stride: int, out_height: int,
+            out_width: int) -> torch.Tensor:
+    """The adjoint of `_correlate`, with `weight` (C_in, C_out, k, k): each input pixel's
+    kernel-weighted patch added into the output. A ConvTranspose2d's forward, a Conv2d's input
+    gradient. A matrix product and col2im for a 1x1 input or an image-like output."""
+    batch, _, height, width = images.shape
+    kernel, out_channels = weight.shape[2], weight.shape[1]
+    if height * width > 1 and out_channels > IMAGE_CHANNELS:
+        # Pixels no patch reaches (a stride that does not divide the image) are output padding.
+        extra = (out_height - (height - 1) * stride - kernel, out_width - (width - 1) * stride - kernel)
+        return F.conv_transpose2d(images, weight, stride=stride, output_padding=extra)
+    matrix = weight.permute(0, 2, 3, 1).reshape(weight.shape[0], -1)  # (C_in, k*k*C_out)
+    columns = nhwc(images).reshape(batch * height * width, -1) @ matrix
+    return col2im(columns, batch, height, width, kernel, stride, out_height, out_width)
+
+
+def _weight_gradient(images: torch.Tensor, grad_out: torch.Tensor, kernel: int,
+                     stride: int) -> torch.Tensor:
+    """im2col(images)^T @ grad_out: the weight gradient of the correlation of `images` that gave
+    `grad_out`'s shape, in its (C_out, C_in, k, k) layout (a transposed layer's own layout)."""
+    _, channels, out_height, out_width = grad_out.shape
+    rows = im2col(nhwc(images), kernel, stride, out_height, out_width)
+    grad_rows = nhwc(grad_out).reshape(-1, channels)
+    return (rows.t() @ grad_rows).view(kernel, kernel, images.shape[1], channels).permute(3, 2, 0, 1)
+
+
+# The backward passes below are built from differentiable operations and the weight itself (not a
+# copy made in forward), so gradient penalties can differentiate through them again.
+
+
+class Convolution(torch.autograd.Function):
+    """Unpadded, bias-free Conv2d: a correlation forward, a spread backward."""
+
+    @staticmethod
+    def forward(ctx, images, weight, stride):
+        height, width, kernel = images.shape[2], images.shape[3], weight.shape[2]
+        out_height, out_width = (height - kernel) // stride + 1, (width - kernel) // stride + 1
+        ctx.save_for_backward(images, weight)
+        ctx.stride = stride
+        return _correlate(images, weight, stride, out_height, out_width)
+
+    @staticmethod
+    def backward(ctx, grad_out):
+        images, weight = ctx.saved_tensors
+        grad_images = grad_weight = None
+        if ctx.needs_input_grad[0]:
+            grad_images = _spread(grad_out, weight, ctx.stride, *images.shape[2:])
+        if ctx.needs_input_grad[1]:
+            grad_weight = _weight_gradient(images, grad_out, weight.shape[2], ctx.stride)
+        return grad_images, grad_weight, None
+
+
+class TransposedConvolution(torch.autograd.Function):
+    """Unpadded, bias-free ConvTranspose2d: a spread forward, a correlation backward."""
+
+    @staticmethod
+    def forward(ctx, images, weight, stride):
+        height, width, kernel = images.shape[2], images.shape[3], weight.shape[2]
+        out_height, out_width = (height - 1) * stride + kernel, (width - 1) * stride + kernel
+        ctx.save_for_backward(images, weight)
+        ctx.stride = stride
+        return _spread(images, weight, stride, out_height, out_width)
+
+    @staticmethod
+    def backward(ctx, grad_out):
+        images, weight = ctx.saved_tensors
+        grad_images = grad_weight = None
+        if ctx.needs_input_grad[0]:
+            grad_images = _correlate(grad_out, weight, ctx.stride, *images.shape[2:])
+        if ctx.needs_input_grad[1]:
+            grad_weight = _weight_gradient(grad_out, images, weight.shape[2], ctx.stride)
+        return grad_images, grad_weight, None
