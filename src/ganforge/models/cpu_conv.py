@@ -72,14 +72,19 @@ def col2im(columns: torch.Tensor, batch: int, height: int, width: int, kernel: i
     return image
 
 
+def _conv_matrix(weight: torch.Tensor) -> torch.Tensor:
+    """A correlation's weight (C_out, C_in, k, k) as the (k*k*C_in, C_out) matrix im2col rows
+    multiply."""
+    return weight.permute(2, 3, 1, 0).reshape(-1, weight.shape[0])
+
+
 def _correlate(images: torch.Tensor, weight: torch.Tensor, stride: int, out_height: int,
                out_width: int) -> torch.Tensor:
     """Unpadded strided correlation of `images` with `weight` (C_out, C_in, k, k): a Conv2d's
     forward, a ConvTranspose2d's input gradient. A matrix product when the output is 1x1."""
     if out_height * out_width > 1:
         return F.conv2d(images, weight, stride=stride)
-    matrix = weight.permute(2, 3, 1, 0).reshape(-1, weight.shape[0])  # (k*k*C_in, C_out)
-    product = im2col(nhwc(images), weight.shape[2], stride, out_height, out_width) @ matrix
+    product = im2col(nhwc(images), weight.shape[2], stride, out_height, out_width) @ _conv_matrix(weight)
     # Cloned: an output must not be a view (the next layer may be an in-place activation).
     return product.view(images.shape[0], out_height, out_width, -1).permute(0, 3, 1, 2).clone(
         memory_format=torch.channels_last)
@@ -96,17 +101,18 @@ def _spread(images: torch.Tensor, weight: torch.Tensor, stride: int, out_height:
         # Pixels no patch reaches (a stride that does not divide the image) are output padding.
         extra = (out_height - (height - 1) * stride - kernel, out_width - (width - 1) * stride - kernel)
         return F.conv_transpose2d(images, weight, stride=stride, output_padding=extra)
-    matrix = weight.permute(0, 2, 3, 1).reshape(weight.shape[0], -1)  # (C_in, k*k*C_out)
-    columns = nhwc(images).reshape(batch * height * width, -1) @ matrix
+    columns = nhwc(images).reshape(batch * height * width, -1) @ _conv_matrix(weight).t()
     return col2im(columns, batch, height, width, kernel, stride, out_height, out_width)
 
 
-def _weight_gradient(images: torch.Tensor, grad_out: torch.Tensor, kernel: int,
-                     stride: int) -> torch.Tensor:
+def _weight_gradient(images: torch.Tensor, grad_out: torch.Tensor, kernel: int, stride: int,
+                     rows: torch.Tensor | None = None) -> torch.Tensor:
     """im2col(images)^T @ grad_out: the weight gradient of the correlation of `images` that gave
-    `grad_out`'s shape, in its (C_out, C_in, k, k) layout (a transposed layer's own layout)."""
+    `grad_out`'s shape, in its (C_out, C_in, k, k) layout (a transposed layer's own layout);
+    `rows` are im2col(images) when the caller has them already."""
     _, channels, out_height, out_width = grad_out.shape
-    rows = im2col(nhwc(images), kernel, stride, out_height, out_width)
+    if rows is None:
+        rows = im2col(nhwc(images), kernel, stride, out_height, out_width)
     grad_rows = nhwc(grad_out).reshape(-1, channels)
     return (rows.t() @ grad_rows).view(kernel, kernel, images.shape[1], channels).permute(3, 2, 0, 1)
 
@@ -152,6 +158,16 @@ class TransposedConvolution(torch.autograd.Function):
     def backward(ctx, grad_out):
         images, weight = ctx.saved_tensors
         grad_images = grad_weight = None
+        if ctx.needs_input_grad[0] and ctx.needs_input_grad[1] and grad_out.shape[1] <= IMAGE_CHANNELS:
+            # An image-like output: the weight gradient's im2col rows of it serve the input
+            # gradient too, one matrix product instead of a oneDNN pass (3.3 -> 2.3 ms on G's last).
+            batch, in_channels, height, width = images.shape
+            grad_rows = im2col(nhwc(grad_out), weight.shape[2], ctx.stride, height, width)
+            grad_images = (grad_rows @ _conv_matrix(weight)).view(
+                batch, height, width, in_channels).permute(0, 3, 1, 2)
+            grad_weight = _weight_gradient(grad_out, images, weight.shape[2], ctx.stride,
+                                           grad_rows)
+            return grad_images, grad_weight, None
         if ctx.needs_input_grad[0]:
             grad_images = _correlate(grad_out, weight, ctx.stride, *images.shape[2:])
         if ctx.needs_input_grad[1]:
