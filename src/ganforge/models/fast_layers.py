@@ -1,8 +1,8 @@
 """Conv2d and ConvTranspose2d with faster CPU paths, same parameters and state dict as PyTorch's.
 
-On the CPU, unpadded, ungrouped, square layers run as matrix products (`cpu_conv`); stride-1
-transposed convolutions of small inputs by Toom-Cook transforms (`winograd`). Everything else,
-and every GPU, uses PyTorch's own kernels.
+On the CPU, unpadded, ungrouped, square layers choose oneDNN's kernel or a matrix product pass by
+pass (`cpu_conv`); stride-1 transposed convolutions of small inputs run by Toom-Cook transforms
+(`winograd`). Everything else, and every GPU, uses PyTorch's own kernels.
 """
 
 from __future__ import annotations
