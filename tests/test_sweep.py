@@ -1,5 +1,6 @@
 """Sweeps: spec expansion and validation, a 2x2 grid of tiny runs with its results table, resume
-of a finished and an interrupted trial, and an Optuna study stored in SQLite."""
+of a finished and an interrupted trial, a restart of one killed before its first checkpoint, and
+an Optuna study stored in SQLite."""
 
 from __future__ import annotations
 
@@ -67,9 +68,14 @@ def test_a_2x2_sweep_then_resumed(tmp_path, capsys):
     assert train_tiny(interrupted, "--config", str(config_file), "--batch-size", "16",
                       "--max-steps", "2") == 0
 
+    # Trial 001 was killed before its first checkpoint: its leftovers go, it starts afresh.
+    leftover = out / "trials" / "001-batch_size=16-z_dim=16" / "samples" / "partial.png"
+    leftover.parent.mkdir(parents=True)
+    leftover.write_bytes(b"half a file")
+
     assert main(["sweep", str(spec), "--out", str(out), "--jobs", "2", *RUN_FLAGS]) == 0
     folders = sorted(path.name for path in (out / "trials").iterdir())
-    assert len(folders) == 4
+    assert len(folders) == 4 and not leftover.exists()
     with (out / "results.csv").open() as file:
         rows = list(csv.DictReader(file))
     assert len(rows) == 4 and all(row["status"] == "done" and float(row["fid"]) > 0 for row in rows)

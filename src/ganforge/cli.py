@@ -289,8 +289,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
 def _images_to_score(args: argparse.Namespace) -> tuple:
     """(images in [-1, 1], dataset name, run folder or None) for `evaluate`."""
     from ganforge.metrics.images import load_array, load_folder
-    from ganforge.sampling import checkpoint_path, generate, load_generator
-    from ganforge.training import checkpoint
+    from ganforge.sampling import sample_checkpoint
     from ganforge.training.run_dir import RunDir
 
     source: Path = args.source
@@ -298,10 +297,8 @@ def _images_to_score(args: argparse.Namespace) -> tuple:
         return load_array(source), args.dataset or "mnist", None
     if source.is_dir() and not RunDir(source).exists():
         return load_folder(source), args.dataset or "mnist", None
-    path = checkpoint_path(source)
-    dataset = args.dataset or checkpoint.load(path)["config"]["data"]["name"]
-    images = generate(load_generator(path), args.n, seed=args.seed)
-    return images, dataset, RunDir(source) if source.is_dir() else None
+    images, dataset = sample_checkpoint(source, args.n, args.seed)
+    return images, args.dataset or dataset, RunDir(source) if source.is_dir() else None
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:

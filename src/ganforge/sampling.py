@@ -143,6 +143,13 @@ def write_images(images: torch.Tensor, out: Path, columns: int | None = None) ->
     return f"wrote {len(images)} PNG files to {out}/"
 
 
+def sample_checkpoint(source: Path, count: int, seed: int = 0) -> tuple[torch.Tensor, str]:
+    """`count` images from a run folder's (or checkpoint's) generator, and its dataset's name."""
+    path = checkpoint_path(source)
+    return generate(load_generator(path), count, seed=seed), \
+        checkpoint.load(path)["config"]["data"]["name"]
+
+
 def record_evaluation(run_dir: RunDir, results: dict[str, Any], ref: str) -> dict[str, Any]:
     """Keep an evaluation of a run with the run: a metrics.jsonl record and eval.json."""
     record = {"event": "evaluate", "ref": ref, **results}
@@ -156,8 +163,6 @@ def evaluate_run(run: Path, count: int, metrics: tuple[str, ...], ref: str = "te
     """Sample a run folder's generator and score it against its dataset; recorded with the run."""
     from ganforge.metrics import evaluate
 
-    path = checkpoint_path(run)
-    dataset = checkpoint.load(path)["config"]["data"]["name"]
-    images = generate(load_generator(path), count, seed=seed)
+    images, dataset = sample_checkpoint(run, count, seed)
     results = evaluate(images, dataset, metrics, ref=ref, seed=seed, data_dir=data_dir)
     return record_evaluation(RunDir(run), results, ref)

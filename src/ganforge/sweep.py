@@ -26,6 +26,7 @@ import itertools
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 import threading
@@ -166,8 +167,7 @@ class Runner:
             args = ["train", "--resume", str(run_dir.root), "--epochs", str(target)]
         else:
             if run_dir.root.exists():  # started but killed before its first checkpoint
-                for leftover in sorted(run_dir.root.rglob("*"), reverse=True):
-                    leftover.unlink() if leftover.is_file() else leftover.rmdir()
+                shutil.rmtree(run_dir.root)
             args = ["train", "--config", str(config_file), "--out", str(run_dir.root),
                     "--epochs", str(target)]
         return self._ganforge(name, *args, *self.flags)
