@@ -215,10 +215,13 @@ def test_bf16_autocast_trains_close_to_fp32():
     assert not torch.equal(bf16, fp32)
 
 
+# No biases: adding one would copy the output and hide a view.
 @pytest.mark.parametrize("fast, plain, size", [
-    (Conv2d(4, 8, 3, 2), nn.Conv2d(4, 8, 3, 2), 9),
-    (ConvTranspose2d(4, 8, 3, 2), nn.ConvTranspose2d(4, 8, 3, 2), 3),
-    (ConvTranspose2d(4, 8, 4, 1), nn.ConvTranspose2d(4, 8, 4, 1), 3),  # the Winograd path
+    (Conv2d(4, 8, 3, 2, bias=False), nn.Conv2d(4, 8, 3, 2, bias=False), 9),
+    (Conv2d(4, 8, 3, 2, bias=False), nn.Conv2d(4, 8, 3, 2, bias=False), 3),  # 1x1: the product
+    (ConvTranspose2d(4, 8, 3, 2, bias=False), nn.ConvTranspose2d(4, 8, 3, 2, bias=False), 3),
+    (ConvTranspose2d(4, 2, 3, 2, bias=False), nn.ConvTranspose2d(4, 2, 3, 2, bias=False), 3),
+    (ConvTranspose2d(4, 8, 4, 1, bias=False), nn.ConvTranspose2d(4, 8, 4, 1, bias=False), 3),  # Winograd
 ])
 def test_fast_layer_outputs_take_in_place_activations(fast, plain, size):
     """A discriminator without BatchNorm feeds a convolution straight into LeakyReLU(inplace):

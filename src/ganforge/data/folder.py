@@ -21,7 +21,7 @@ import numpy as np
 from PIL import Image, UnidentifiedImageError
 from tqdm import tqdm
 
-from ganforge.atomic import written_atomically
+from ganforge.atomic import write_text_atomic, written_atomically
 from ganforge.errors import DataError
 
 SUFFIXES = (".jpg", ".jpeg", ".png", ".webp", ".bmp", ".gif")
@@ -117,5 +117,5 @@ def _decode_to_cache(root: Path, files: list[Path], size: int, channels: int, st
     path.parent.mkdir(parents=True, exist_ok=True)
     with written_atomically(path) as partial:
         np.save(partial, np.stack(images))
-    path.with_suffix(".json").write_text(json.dumps({"root": str(root), "images": len(images),
-                                                     "skipped": skipped}, indent=1))
+    write_text_atomic(path.with_suffix(".json"), json.dumps(
+        {"root": str(root), "images": len(images), "skipped": skipped}, indent=1))

@@ -107,71 +107,54 @@ def _spread(images: torch.Tensor, weight: torch.Tensor, stride: int, out_height:
     return col2im(columns, batch, height, width, kernel, stride, out_height, out_width)
 
 
-def _weight_gradient(images: torch.Tensor, grad_out: torch.Tensor, kernel: int, stride: int,
-                     rows: torch.Tensor | None = None) -> torch.Tensor:
-    """im2col(images)^T @ grad_out: the weight gradient of the correlation of `images` that gave
-    `grad_out`'s shape, in its (C_out, C_in, k, k) layout (a transposed layer's own layout);
-    `rows` are im2col(images) when the caller has them already."""
-    _, channels, out_height, out_width = grad_out.shape
-    if rows is None:
-        rows = im2col(nhwc(images), kernel, stride, out_height, out_width)
-    grad_rows = nhwc(grad_out).reshape(-1, channels)
-    return (rows.t() @ grad_rows).view(kernel, kernel, images.shape[1], channels).permute(3, 2, 0, 1)
-
-
-# The backward passes below are built from differentiable operations and the weight itself (not a
-# copy made in forward), so gradient penalties can differentiate through them again.
+def _weight_gradient(rows: torch.Tensor, smaller: torch.Tensor, kernel: int) -> torch.Tensor:
+    """rows^T @ smaller: the weight gradient of a correlation from the larger side (whose im2col
+    `rows` are) to `smaller`, in the (C_smaller, C_larger, k, k) layout that is both a Conv2d's
+    and a ConvTranspose2d's own."""
+    channels = smaller.shape[1]
+    grad_rows = nhwc(smaller).reshape(-1, channels)
+    return (rows.t() @ grad_rows).view(kernel, kernel, -1, channels).permute(3, 2, 0, 1)
 
 
 class Convolution(torch.autograd.Function):
-    """Unpadded, bias-free Conv2d: a correlation forward, a spread backward."""
+    """Unpadded, bias-free Conv2d, or ConvTranspose2d when `transposed`: a correlation and a
+    spread, each the other's input gradient. Both are correlations between a larger side (a
+    Conv2d's input, a ConvTranspose2d's output) and a smaller one, whose weight gradient is
+    im2col(larger)^T @ smaller.
+
+    The backward pass is built from differentiable operations and the weight itself (not a copy
+    made in forward), so gradient penalties can differentiate through it again.
+    """
 
     @staticmethod
-    def forward(ctx, images, weight, stride):
-        height, width, kernel = images.shape[2], images.shape[3], weight.shape[2]
-        out_height, out_width = (height - kernel) // stride + 1, (width - kernel) // stride + 1
+    def forward(ctx, images, weight, stride, transposed):
         ctx.save_for_backward(images, weight)
-        ctx.stride = stride
-        return _correlate(images, weight, stride, out_height, out_width)
+        ctx.stride, ctx.transposed = stride, transposed
+        kernel = weight.shape[2]
+        if transposed:
+            return _spread(images, weight, stride,
+                           *((size - 1) * stride + kernel for size in images.shape[2:]))
+        return _correlate(images, weight, stride,
+                          *((size - kernel) // stride + 1 for size in images.shape[2:]))
 
     @staticmethod
     def backward(ctx, grad_out):
         images, weight = ctx.saved_tensors
-        grad_images = grad_weight = None
-        if ctx.needs_input_grad[0]:
-            grad_images = _spread(grad_out, weight, ctx.stride, *images.shape[2:])
+        stride, kernel = ctx.stride, weight.shape[2]
+        larger, smaller = (grad_out, images) if ctx.transposed else (images, grad_out)
+        rows = None
         if ctx.needs_input_grad[1]:
-            grad_weight = _weight_gradient(images, grad_out, weight.shape[2], ctx.stride)
-        return grad_images, grad_weight, None
-
-
-class TransposedConvolution(torch.autograd.Function):
-    """Unpadded, bias-free ConvTranspose2d: a spread forward, a correlation backward."""
-
-    @staticmethod
-    def forward(ctx, images, weight, stride):
-        height, width, kernel = images.shape[2], images.shape[3], weight.shape[2]
-        out_height, out_width = (height - 1) * stride + kernel, (width - 1) * stride + kernel
-        ctx.save_for_backward(images, weight)
-        ctx.stride = stride
-        return _spread(images, weight, stride, out_height, out_width)
-
-    @staticmethod
-    def backward(ctx, grad_out):
-        images, weight = ctx.saved_tensors
-        grad_images = grad_weight = None
-        if ctx.needs_input_grad[0] and ctx.needs_input_grad[1] and grad_out.shape[1] <= IMAGE_CHANNELS:
-            # An image-like output: the weight gradient's im2col rows of it serve the input
-            # gradient too, one matrix product instead of a oneDNN pass (3.3 -> 2.3 ms on G's last).
-            batch, in_channels, height, width = images.shape
-            grad_rows = im2col(nhwc(grad_out), weight.shape[2], ctx.stride, height, width)
-            grad_images = (grad_rows @ _conv_matrix(weight)).view(
-                batch, height, width, in_channels).permute(0, 3, 1, 2)
-            grad_weight = _weight_gradient(grad_out, images, weight.shape[2], ctx.stride,
-                                           grad_rows)
-            return grad_images, grad_weight, None
-        if ctx.needs_input_grad[0]:
-            grad_images = _correlate(grad_out, weight, ctx.stride, *images.shape[2:])
-        if ctx.needs_input_grad[1]:
-            grad_weight = _weight_gradient(grad_out, images, weight.shape[2], ctx.stride)
-        return grad_images, grad_weight, None
+            rows = im2col(nhwc(larger), kernel, stride, *smaller.shape[2:])
+        grad_images = None
+        if ctx.needs_input_grad[0] and not ctx.transposed:
+            grad_images = _spread(grad_out, weight, stride, *images.shape[2:])
+        elif ctx.needs_input_grad[0] and rows is not None and grad_out.shape[1] <= IMAGE_CHANNELS:
+            # An image-like output: the weight gradient's rows of it serve the input gradient
+            # too, one matrix product instead of a oneDNN pass (3.3 -> 2.3 ms on G's last layer).
+            batch, _, height, width = images.shape
+            grad_images = (rows @ _conv_matrix(weight)).view(batch, height, width, -1).permute(
+                0, 3, 1, 2)
+        elif ctx.needs_input_grad[0]:
+            grad_images = _correlate(grad_out, weight, stride, *images.shape[2:])
+        grad_weight = None if rows is None else _weight_gradient(rows, smaller, kernel)
+        return grad_images, grad_weight, None, None

@@ -11,7 +11,7 @@ import torch
 from torch import nn
 
 from ganforge.models import winograd
-from ganforge.models.cpu_conv import Convolution, TransposedConvolution
+from ganforge.models.cpu_conv import Convolution
 
 
 def _has_fast_path(layer: nn.Module, images: torch.Tensor) -> bool:
@@ -28,16 +28,16 @@ def _add_bias(out: torch.Tensor, bias: torch.Tensor | None) -> torch.Tensor:
 
 
 class Conv2d(nn.Conv2d):
-    """nn.Conv2d with the GEMM path on the CPU."""
+    """nn.Conv2d with the CPU fast path (oneDNN or a matrix product, pass by pass)."""
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
         if _has_fast_path(self, images):
-            return _add_bias(Convolution.apply(images, self.weight, self.stride[0]), self.bias)
+            return _add_bias(Convolution.apply(images, self.weight, self.stride[0], False), self.bias)
         return super().forward(images)
 
 
 class ConvTranspose2d(nn.ConvTranspose2d):
-    """nn.ConvTranspose2d with the Winograd or GEMM path on the CPU."""
+    """nn.ConvTranspose2d with the Toom-Cook or the per-pass CPU fast path."""
 
     def forward(self, images: torch.Tensor, output_size=None) -> torch.Tensor:
         if output_size is not None or not _has_fast_path(self, images):
@@ -46,7 +46,7 @@ class ConvTranspose2d(nn.ConvTranspose2d):
                                                     self.kernel_size[0]):
             out = winograd.ConvTransposeWinograd.apply(images, self.weight)
         else:
-            out = TransposedConvolution.apply(images, self.weight, self.stride[0])
+            out = Convolution.apply(images, self.weight, self.stride[0], True)
         return _add_bias(out, self.bias)
 
 
