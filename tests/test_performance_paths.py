@@ -37,7 +37,7 @@ def assert_same_function(fast: nn.Module, plain: nn.Module, images: torch.Tensor
 @pytest.mark.parametrize("in_channels, out_channels, kernel, stride, size, bias", [
     (64, 256, 3, 2, 1, False), (256, 128, 4, 1, 3, False), (128, 64, 3, 2, 6, False),
     (64, 1, 4, 2, 13, True), (8, 3, 5, 3, 4, True), (4, 2, 2, 3, 1, False),
-    (6, 5, 2, 1, 4, True), (5, 7, 3, 1, 2, False),
+    (6, 5, 2, 1, 4, True), (5, 7, 3, 1, 2, False), (4, 2, 2, 3, 3, False),
 ])
 def test_cpu_conv_transpose_matches_pytorch(in_channels, out_channels, kernel, stride, size, bias):
     torch.manual_seed(0)
@@ -73,6 +73,8 @@ def test_non_square_images_with_unread_pixels_on_one_axis():
     images = torch.randn(3, 8, 9, 12).to(memory_format=torch.channels_last)
     assert_same_function(Conv2d(8, 6, 3, 2), nn.Conv2d(8, 6, 3, 2), images)
     assert_same_function(ConvTranspose2d(8, 6, 3, 2), nn.ConvTranspose2d(8, 6, 3, 2), images)
+    # An RGB image: its patches are copied tap by tap (the few-channel im2col).
+    assert_same_function(Conv2d(3, 6, 3, 2), nn.Conv2d(3, 6, 3, 2), images[:, :3])
 
 
 @pytest.mark.parametrize("penalty", ["gradient_penalty", "r1"])
