@@ -1,6 +1,8 @@
 """The fast paths compute the same function as PyTorch's own layers (speed never changes results)."""
 
 import copy
+import platform
+import sys
 
 import pytest
 import torch
@@ -11,7 +13,7 @@ from ganforge.config import load_config
 from ganforge.losses import LOSSES, gradient_penalty, r1_penalty
 from ganforge.models import build_discriminator, build_generator, winograd
 from ganforge.models.fast_layers import Conv2d, ConvTranspose2d, with_plain_layers
-from ganforge.training import loop
+from ganforge.training import host_memory, loop
 from ganforge.training.loop import prepare
 from ganforge.training.steps import STAT_NAMES, Gan, train_step
 
@@ -192,6 +194,18 @@ def three_steps(session) -> torch.Tensor:
     batches = session.batches.epoch(0)
     return torch.stack([train_step(session.gan, next(batches)[0], session.noise(step))
                         for step in range(3)])
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux") or platform.libc_ver()[0] != "glibc",
+                    reason="mallopt is glibc's")
+def test_cpu_sessions_keep_freed_memory_for_the_next_step(monkeypatch):
+    """glibc takes the thresholds (it refuses values out of range), and a CPU session sets them
+    before its first step."""
+    assert host_memory.keep_freed_memory()
+    calls = []
+    monkeypatch.setattr(loop, "keep_freed_memory", lambda: calls.append(True))
+    small_session([])
+    assert calls == [True]
 
 
 def test_compiled_models_train_as_the_eager_ones(monkeypatch):

@@ -28,6 +28,7 @@ from ganforge.training.distributed import ONE_PROCESS, Ranks
 from ganforge.training.distributed import start as start_ranks
 from ganforge.training.ema import Ema
 from ganforge.training.health import HealthMonitor
+from ganforge.training.host_memory import keep_freed_memory
 from ganforge.training.run_dir import RunDir
 from ganforge.training.signals import StopRequests
 from ganforge.training.steps import STAT_NAMES, Gan, train_step
@@ -181,6 +182,8 @@ def prepare(config: Config, ranks: Ranks = ONE_PROCESS) -> Session:
     if device.type == "cuda" and ranks.active:
         device = torch.device("cuda", ranks.local_rank)
     start_ranks(ranks, device.type)
+    if device.type == "cpu":
+        keep_freed_memory()
     seed_everything(train.seed)
     images, labels = load_data(data, "train")
     if data.limit:
