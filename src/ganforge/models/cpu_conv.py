@@ -9,7 +9,7 @@ gradient 4.5 -> 2.0 ms), but run the degenerate DCGAN shapes 2-3x slower than on
 product in NHWC, which therefore runs:
 - a side of 1x1 pixels (the layer is a matrix product: the first G layer, the last D layer);
 - spreading into an image of <= 4 channels (G's last layer 7.2 -> 2.1 ms; D's first input
-  gradient 3.9 -> 1.9 ms): im2col / col2im of a few channels;
+  gradient 3.9 -> 0.7 ms): a matrix product and col2im of a few channels;
 - every weight gradient: im2col(input)^T @ output gradient (G's 6x6 -> 13x13 layer 12.4 ->
   7.4 ms, D's last 1.0 -> 0.2 ms).
 Batch 128, this 2-core CPU, one pass each, alternating (docs/performance.md). im2col (a
