@@ -46,13 +46,11 @@ def im2col(nhwc: torch.Tensor, kernel: int, stride: int, height: int, width: int
     return patches.reshape(batch * height * width, kernel * kernel * channels)
 
 
-def new_image(like: torch.Tensor, batch: int, channels: int, height: int, width: int,
-              zeros: bool = False) -> torch.Tensor:
+def new_image(like: torch.Tensor, batch: int, channels: int, height: int, width: int) -> torch.Tensor:
     """An (N, C, H, W) channels_last tensor of its own, not a view: a layer's output must be one,
     for the next layer may be an in-place activation."""
-    image = torch.empty((batch, channels, height, width), dtype=like.dtype, device=like.device,
-                        memory_format=torch.channels_last)
-    return image.zero_() if zeros else image
+    return torch.empty((batch, channels, height, width), dtype=like.dtype, device=like.device,
+                       memory_format=torch.channels_last)
 
 
 def nhwc(images: torch.Tensor) -> torch.Tensor:
@@ -90,7 +88,10 @@ def _gather(target: torch.Tensor, tap: Callable[[int], torch.Tensor], axis: int,
         target.narrow(axis, span - 1 + first, target.shape[axis] - span + 1 - first).zero_()
     for k in range(kernel):
         reached = target.narrow(axis, k, span)[(slice(None),) * axis + (slice(None, None, stride),)]
-        reached.copy_(tap(k)) if k < first else reached.add_(tap(k))
+        if k < first:
+            reached.copy_(tap(k))
+        else:
+            reached.add_(tap(k))
 
 
 def _conv_matrix(weight: torch.Tensor) -> torch.Tensor:
