@@ -30,6 +30,7 @@ import shutil
 import subprocess
 import sys
 import threading
+import time
 import warnings
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -244,6 +245,28 @@ def _suggest(trial, key: str, space: Any) -> Any:
     return trial.suggest_float(key, float(low), float(high), log=bool(space.get("log")))
 
 
+def _open_storage(optuna, storage: str):
+    """Optuna's RDB storage. Workers started together race to create its tables; the loser gets
+    a unique-key violation (seen under load in CI) and simply opens the tables the winner made."""
+    from sqlalchemy.exc import IntegrityError
+
+    for attempt in range(3):
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+                return optuna.storages.RDBStorage(
+                    storage, heartbeat_interval=30, grace_period=120,
+                    heartbeat_stale_trial_callback=optuna.storages.RetryHeartbeatStaleTrialCallback(
+                        max_retry=1))
+        except IntegrityError as error:
+            if attempt == 2:
+                raise GanforgeError(f"cannot open the study storage {storage} ({error.orig})") from None
+            time.sleep(0.5)
+        except Exception as error:  # noqa: BLE001 (any driver error: bad URL, server down, auth)
+            first_line = (str(error).strip().splitlines() or [repr(error)])[0]
+            raise GanforgeError(f"cannot open the study storage {storage} ({first_line})") from None
+
+
 def run_search(spec: SweepSpec, sweep_dir: Path, trials: int, storage: str | None = None,
                study_name: str | None = None, device: str | None = None, data_dir: str | None = None,
                extra: list[tuple[str, Any]] = (), seed: int = 0) -> list[dict[str, Any]]:
@@ -260,15 +283,7 @@ def run_search(spec: SweepSpec, sweep_dir: Path, trials: int, storage: str | Non
         raise ConfigError("--search optuna needs a 'search:' map of ranges in the spec")
     sweep_dir.mkdir(parents=True, exist_ok=True)
     storage = storage or f"sqlite:///{(sweep_dir / 'study.db').resolve()}"
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-            rdb = optuna.storages.RDBStorage(
-                storage, heartbeat_interval=30, grace_period=120,
-                heartbeat_stale_trial_callback=optuna.storages.RetryHeartbeatStaleTrialCallback(max_retry=1))
-    except Exception as error:  # noqa: BLE001 (any driver error: bad URL, server down, auth)
-        first_line = (str(error).strip().splitlines() or [repr(error)])[0]
-        raise GanforgeError(f"cannot open the study storage {storage} ({first_line})") from None
+    rdb = _open_storage(optuna, storage)
     study = optuna.create_study(
         study_name=study_name or sweep_dir.name, storage=rdb, direction="minimize",
         load_if_exists=True, sampler=optuna.samplers.TPESampler(seed=seed),
