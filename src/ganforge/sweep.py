@@ -258,11 +258,10 @@ def _open_storage(optuna, storage: str):
                     storage, heartbeat_interval=30, grace_period=120,
                     heartbeat_stale_trial_callback=optuna.storages.RetryHeartbeatStaleTrialCallback(
                         max_retry=1))
-        except IntegrityError as error:
-            if attempt == 2:
-                raise GanforgeError(f"cannot open the study storage {storage} ({error.orig})") from None
-            time.sleep(0.5)
         except Exception as error:  # noqa: BLE001 (any driver error: bad URL, server down, auth)
+            if isinstance(error, IntegrityError) and attempt < 2:
+                time.sleep(0.5)
+                continue
             first_line = (str(error).strip().splitlines() or [repr(error)])[0]
             raise GanforgeError(f"cannot open the study storage {storage} ({first_line})") from None
 

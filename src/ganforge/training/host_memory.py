@@ -3,7 +3,7 @@
 glibc returns large freed blocks to the kernel (munmap, heap trimming); the next step's tensors of
 the same sizes are then faulted in again page by page. On this 2-core VM a course-DCGAN step took
 1,054 page faults and 4.4 ms of system time that way; with the thresholds below, 29 and 0.5 ms
-(medians of 8 processes each). Peak memory is unchanged: only memory a step has used is kept.
+(medians of 8 processes each). Only memory a step has used is kept: peak RSS 0.96 vs 0.92 GB.
 """
 
 from __future__ import annotations
