@@ -9,6 +9,7 @@ from ganforge.config import (
     preset_values,
 )
 from ganforge.errors import ConfigError
+from ganforge.training.loop import model_arguments
 
 
 def test_presets_resolve_and_describe_themselves():
@@ -33,6 +34,16 @@ def test_default_is_the_tuned_course_model():
     config = load_config()
     assert config.model.name == "dcgan28" and config.data.rotation_degrees == 0
     assert config.train.ema_half_life > 0
+    assert config.model.d_image_batch_norm is False  # D must see the fakes' shared background
+
+
+def test_image_batch_norm_needs_a_model_that_has_one():
+    with pytest.raises(ConfigError, match="model.d_image_batch_norm=true needs dcgan28's"):
+        load_config("mnist-dcgan-ngf", overrides=[parse_override("model.d_image_batch_norm=true")])
+    # false holds for every model: dcgan's and mlp's D have no BatchNorm there anyway
+    dcgan = load_config("mnist-dcgan", overrides=[parse_override("model.name=dcgan")])
+    assert "image_batch_norm" not in model_arguments(dcgan)[1]
+    assert model_arguments(load_config("mnist-dcgan"))[1]["image_batch_norm"] is False
 
 
 def test_overrides_are_typed():

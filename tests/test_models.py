@@ -35,6 +35,20 @@ def test_dcgan28_is_the_course_layout():
     assert abs(conv_weights.std().item() - 0.02) < 0.002
 
 
+def test_d_without_image_batch_norm_sees_what_all_fakes_share():
+    """D sees real and fake batches apart; BatchNorm after its image layer subtracts whatever all
+    images of a batch share (here a grey offset), so D could not tell G to remove it."""
+    torch.manual_seed(0)
+    images = torch.rand(8, 1, 28, 28) * 2 - 1
+    for image_batch_norm in (True, False):
+        discriminator = build_discriminator("dcgan28", channels=1, image_size=28,
+                                            image_batch_norm=image_batch_norm)
+        blind = torch.allclose(discriminator(images), discriminator(images + 0.5), atol=1e-5)
+        assert blind == image_batch_norm
+        norms = sum(isinstance(m, nn.BatchNorm2d) for m in discriminator.modules())
+        assert norms == 2 + image_batch_norm
+
+
 def test_mlp_is_the_exercise_layout():
     generator = build_generator("mlp", z_dim=128, channels=1, image_size=28)
     discriminator = build_discriminator("mlp", channels=1, image_size=28)

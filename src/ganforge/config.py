@@ -42,6 +42,9 @@ class ModelConfig:
     d_spectral_norm: bool = False
     d_batch_norm: bool = True
     d_dropout: float | None = None  # None: the model's own default (mlp 0.3, conv models 0)
+    # BatchNorm right after D's image layer; None: the model's own (dcgan28: on, as the course;
+    # dcgan, mlp: none)
+    d_image_batch_norm: bool | None = None
 
 
 @dataclass
@@ -310,6 +313,9 @@ def validate(config: Config) -> None:
         _require(getattr(model, name) >= 1, f"model.{name} must be >= 1, got {getattr(model, name)}")
     _require(model.d_dropout is None or 0 <= model.d_dropout < 1,
              f"model.d_dropout must be in [0, 1), got {model.d_dropout}")
+    _require(model.d_image_batch_norm is not True or "d_image_batch_norm" in family.options,
+             f"model.d_image_batch_norm=true needs dcgan28's discriminator; {model.name!r}'s has no "
+             f"BatchNorm after its image layer (leave the key unset)")
     for name in ("gp_weight", "r1_weight", "instance_noise"):
         _require(getattr(loss, name) >= 0, f"loss.{name} must be >= 0, got {getattr(loss, name)}")
     for name in ("optimizer_g", "optimizer_d"):

@@ -23,18 +23,21 @@ class ModelFamily:
     discriminator: type[nn.Module]
     image_sizes: tuple[int, ...]
     description: str
-    widths: tuple[str, ...] = field(default=())  # width keys the family takes: "ngf", "ndf"
+    # model.* keys the family takes beyond the shared ones: "ngf", "ndf", "d_image_batch_norm"
+    options: tuple[str, ...] = field(default=())
 
 
 MODELS: Registry[ModelFamily] = Registry("model")
 MODELS.register("dcgan28", ModelFamily(dcgan28.Generator, dcgan28.Discriminator, (28,),
-                                       "the course notebook's small DCGAN for 28 px"))
+                                       "the course notebook's small DCGAN for 28 px",
+                                       ("d_image_batch_norm",)))
 MODELS.register("mlp", ModelFamily(mlp.Generator, mlp.Discriminator, (28, 32, 64),
                                    "the exercise's fully connected GAN"))
 MODELS.register("dcgan", ModelFamily(dcgan.Generator, dcgan.Discriminator, dcgan.SIZES,
                                      "DCGAN with ngf/ndf widths for 28-128 px", ("ngf", "ndf")))
 MODELS.register("mlp-dcgan", ModelFamily(mlp.Generator, dcgan28.Discriminator, (28,),
-                                         "the journey's start: MLP generator, conv discriminator"))
+                                         "the journey's start: MLP generator, conv discriminator",
+                                         ("d_image_batch_norm",)))
 
 
 def build_generator(name: str, **kwargs) -> nn.Module:

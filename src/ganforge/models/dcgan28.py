@@ -11,9 +11,10 @@ def _up(in_channels: int, out_channels: int, kernel: int, stride: int) -> list[n
             nn.BatchNorm2d(out_channels), nn.ReLU(inplace=True)]
 
 
-def _down(in_channels: int, out_channels: int, kernel: int, dropout: float) -> list[nn.Module]:
+def _down(in_channels: int, out_channels: int, kernel: int, dropout: float,
+          batch_norm: bool = True) -> list[nn.Module]:
     return [Conv2d(in_channels, out_channels, kernel, 2, bias=False),
-            nn.BatchNorm2d(out_channels), *leaky_relu(dropout)]
+            *([nn.BatchNorm2d(out_channels)] if batch_norm else []), *leaky_relu(dropout)]
 
 
 class Generator(nn.Module):
@@ -37,13 +38,18 @@ class Generator(nn.Module):
 
 
 class Discriminator(nn.Module):
-    """28x28 -> 13x13 -> 5x5 -> 1x1 features -> one logit."""
+    """28x28 -> 13x13 -> 5x5 -> 1x1 features -> one logit.
+
+    `image_batch_norm=False` leaves BatchNorm out after the image layer, as the DCGAN paper does:
+    D sees real and fake batches apart, and BatchNorm there subtracts whatever all fakes of a
+    batch share (a grey or textured background), so D cannot tell G to remove it.
+    """
 
     def __init__(self, channels: int = 1, image_size: int = 28, num_classes: int = 0,
-                 dropout: float = 0.0):
+                 dropout: float = 0.0, image_batch_norm: bool = True):
         super().__init__()
         self.body = nn.Sequential(
-            *_down(channels, 16, 3, dropout),
+            *_down(channels, 16, 3, dropout, image_batch_norm),
             *_down(16, 32, 5, dropout),
             *_down(32, 64, 5, dropout),
             nn.Flatten(),

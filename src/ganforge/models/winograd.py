@@ -37,12 +37,23 @@ def _evaluation(count: int, degree_plus_one: int) -> torch.Tensor:
     return torch.tensor(finite + [infinity], dtype=torch.float64)
 
 
-@functools.lru_cache(maxsize=16)
-def axis_transforms(size: int, kernel: int, device: torch.device, dtype: torch.dtype):
+def _axis_transforms(size: int, kernel: int) -> tuple[torch.Tensor, ...]:
     """Along one axis: the input (P x size), kernel (P x kernel) and inverse (P x P) transforms."""
     points = size + kernel - 1
-    matrices = (_evaluation(points, size), _evaluation(points, kernel),
-                torch.linalg.inv(_evaluation(points, points)))
+    return (_evaluation(points, size), _evaluation(points, kernel),
+            torch.linalg.inv(_evaluation(points, points)))
+
+
+@functools.lru_cache(maxsize=16)
+def layer_transforms(height: int, width: int, kernel: int, device: torch.device,
+                     dtype: torch.dtype) -> tuple[torch.Tensor, ...]:
+    """The input transforms along rows and columns, the kernel's transform (P_rows*P_columns x
+    k*k: the Kronecker product of its two axis transforms), the inverse transforms along rows
+    and columns."""
+    to_rows, kernel_rows, inverse_rows = _axis_transforms(height, kernel)
+    to_columns, kernel_columns, inverse_columns = _axis_transforms(width, kernel)
+    matrices = (to_rows, to_columns, torch.kron(kernel_rows, kernel_columns), inverse_rows,
+                inverse_columns)
     return tuple(matrix.to(device, dtype) for matrix in matrices)
 
 
@@ -60,6 +71,17 @@ def _planes(images: torch.Tensor) -> torch.Tensor:
     return images.permute(2, 3, 0, 1).reshape(images.shape[2], images.shape[3], -1)
 
 
+def _kernel_at_points(kernel_transform: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
+    """The weight (C_in, C_out, k, k) at the P*P points, (P*P, C_in, C_out): one product with the
+    Kronecker product of the two axis transforms per input channel, read in the weight's
+    channels_last memory (no copy) and left strided (the products read it in place). Two thin
+    products instead cost a copy into planes first: 0.51 vs 0.34 ms for G's 3x3 -> 6x6 layer,
+    0.57 vs 0.41 ms for its gradient."""
+    in_channels, out_channels = weight.shape[:2]
+    by_tap = weight.permute(0, 2, 3, 1).reshape(in_channels, -1, out_channels)
+    return torch.matmul(kernel_transform, by_tap).transpose(0, 1)
+
+
 def _images(planes: torch.Tensor, batch: int) -> torch.Tensor:
     """(H, W, N*C) -> (N, C, H, W) in channels_last memory, a tensor of its own."""
     height, width = planes.shape[:2]
@@ -74,38 +96,35 @@ class ConvTransposeWinograd(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, images, weight):
-        batch, in_channels, height, width = images.shape
-        _, out_channels, kernel, _ = weight.shape
-        rows = axis_transforms(height, kernel, images.device, images.dtype)
-        columns = axis_transforms(width, kernel, images.device, images.dtype)
-        points = rows[0].shape[0] * columns[0].shape[0]
-        images_at_points = _transform(rows[0], columns[0], _planes(images)).view(points, batch, -1)
-        weight_at_points = _transform(rows[1], columns[1], _planes(weight))
-        weight_at_points = weight_at_points.view(points, in_channels, out_channels)
+        batch, _, height, width = images.shape
+        kernel = weight.shape[2]
+        transforms = layer_transforms(height, width, kernel, images.device, images.dtype)
+        to_rows, to_columns, kernel_transform, inverse_rows, inverse_columns = transforms
+        points = len(to_rows) * len(to_columns)
+        images_at_points = _transform(to_rows, to_columns, _planes(images)).view(points, batch, -1)
+        weight_at_points = _kernel_at_points(kernel_transform, weight)
         products = torch.bmm(images_at_points, weight_at_points)  # (P*P, N, C_out)
         ctx.save_for_backward(images_at_points, weight_at_points)
-        ctx.transforms = (rows, columns)
-        planes = products.view(rows[0].shape[0], columns[0].shape[0], -1)
-        return _images(_transform(rows[2], columns[2], planes), batch)
+        ctx.transforms, ctx.kernel = transforms, kernel
+        planes = products.view(len(to_rows), len(to_columns), -1)
+        return _images(_transform(inverse_rows, inverse_columns, planes), batch)
 
     @staticmethod
     @once_differentiable  # works on transformed copies of the weight: a second derivative raises
     def backward(ctx, grad_out):
         images_at_points, weight_at_points = ctx.saved_tensors
-        (to_rows, kernel_rows, inverse_rows), (to_columns, kernel_columns, inverse_columns) = \
-            ctx.transforms
+        to_rows, to_columns, kernel_transform, inverse_rows, inverse_columns = ctx.transforms
         points, batch, in_channels = images_at_points.shape
         grad_products = _transform(inverse_rows.t(), inverse_columns.t(), _planes(grad_out))
         grad_products = grad_products.view(points, batch, -1)
         grad_images = grad_weight = None
         if ctx.needs_input_grad[0]:
             grad_at_points = torch.bmm(grad_products, weight_at_points.transpose(1, 2))
-            grad_at_points = grad_at_points.view(to_rows.shape[0], to_columns.shape[0], -1)
+            grad_at_points = grad_at_points.view(len(to_rows), len(to_columns), -1)
             grad_images = _images(_transform(to_rows.t(), to_columns.t(), grad_at_points), batch)
         if ctx.needs_input_grad[1]:
             grad_at_points = torch.bmm(images_at_points.transpose(1, 2), grad_products)
-            grad_at_points = grad_at_points.view(kernel_rows.shape[0], kernel_columns.shape[0], -1)
-            grad_weight = _transform(kernel_rows.t(), kernel_columns.t(), grad_at_points)
-            kernel = kernel_rows.shape[1]
-            grad_weight = grad_weight.view(kernel, kernel, in_channels, -1).permute(2, 3, 0, 1)
+            # (C_in, k*k, C_out) -> (C_in, C_out, k, k) in channels_last memory, the parameter's own.
+            grad_weight = torch.matmul(kernel_transform.t(), grad_at_points.transpose(0, 1))
+            grad_weight = grad_weight.view(in_channels, ctx.kernel, ctx.kernel, -1).permute(0, 3, 1, 2)
         return grad_images, grad_weight

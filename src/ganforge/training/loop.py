@@ -120,12 +120,15 @@ def model_arguments(config: Config) -> tuple[dict[str, Any], dict[str, Any]]:
     discriminator's constructor arguments, from the config and the dataset."""
     model = config.model
     channels, image_size, num_classes = data_shape(config.data)
-    widths = MODELS.get(model.name).widths
+    options = MODELS.get(model.name).options
     shared = {"channels": channels, "image_size": image_size,
               "num_classes": num_classes if model.conditional else 0}
-    generator_kwargs = {"z_dim": model.z_dim, **shared, **({"ngf": model.ngf} if "ngf" in widths else {})}
-    discriminator_kwargs = {**shared, **({"ndf": model.ndf} if "ndf" in widths else {}),
+    generator_kwargs = {"z_dim": model.z_dim, **shared, **({"ngf": model.ngf} if "ngf" in options else {})}
+    discriminator_kwargs = {**shared, **({"ndf": model.ndf} if "ndf" in options else {}),
                             **({"dropout": model.d_dropout} if model.d_dropout is not None else {}),
+                            **({"image_batch_norm": model.d_image_batch_norm}
+                               if model.d_image_batch_norm is not None
+                               and "d_image_batch_norm" in options else {}),
                             "spectral_norm": model.d_spectral_norm, "batch_norm": model.d_batch_norm}
     return {"name": model.name, "kwargs": generator_kwargs}, discriminator_kwargs
 
