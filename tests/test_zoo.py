@@ -28,7 +28,7 @@ LOGITS_FAKE = torch.tensor([0.5, -3.0])
 
 
 def widths(name: str) -> dict:
-    return {key: 8 for key in MODELS.get(name).widths}
+    return {key: 8 for key in MODELS.get(name).options if key in ("ngf", "ndf")}
 
 
 @pytest.mark.parametrize("name, size", [(name, size) for name in MODELS.names()
