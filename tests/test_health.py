@@ -143,6 +143,7 @@ def test_a_healthy_run_stays_silent_and_logs_intervals(tmp_path):
     assert detectors_fired(run) == []
     intervals = events(run, "interval")
     assert [record["step"] for record in intervals] == list(range(10, 321, 10))
-    assert all(record["grad_norm_d"] > 0 and record["grad_norm_g"] > 0 and record["lr_d"] == 4e-4
+    assert all(record["grad_norm_d"] > 0 and record["grad_norm_g"] > 0
+               and record["lr_d"] == load_config().train.lr_d
                for record in intervals)
     assert len(events(run, "eval")) == 5
