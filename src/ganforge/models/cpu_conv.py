@@ -23,6 +23,8 @@ from collections.abc import Callable
 import torch
 import torch.nn.functional as F
 
+from ganforge.models import cpu_kernels
+
 # Spreading into at most this many channels (grey, RGB, RGBA images) runs as a matrix product.
 IMAGE_CHANNELS = 4
 
@@ -119,7 +121,11 @@ def _spread(images: torch.Tensor, weight: torch.Tensor, stride: int, out_height:
     gradient. A matrix product and col2im for a 1x1 input or an image-like output."""
     batch, _, height, width = images.shape
     kernel, out_channels = weight.shape[2], weight.shape[1]
-    if height * width > 1 and out_channels > IMAGE_CHANNELS:
+    # The fused col2im is neither differentiable (a gradient penalty's double backward runs with
+    # grad mode on) nor traceable by torch.compile: both take the PyTorch operations.
+    fused = (not torch.is_grad_enabled() and not torch.compiler.is_compiling()
+             and images.dtype == torch.float32 and cpu_kernels.available())
+    if height * width > 1 and out_channels > IMAGE_CHANNELS and not fused:
         # Pixels no patch reaches (a stride that does not divide the image) are output padding.
         extra = (out_height - (height - 1) * stride - kernel, out_width - (width - 1) * stride - kernel)
         return F.conv_transpose2d(images, weight, stride=stride, output_padding=extra)
@@ -128,7 +134,8 @@ def _spread(images: torch.Tensor, weight: torch.Tensor, stride: int, out_height:
     # slower than its transpose (D's first layer's 9 columns: 0.60 vs 0.19 ms); col2im reads
     # either layout.
     columns = rows @ matrix.t() if matrix.shape[0] % 8 == 0 else (matrix @ rows.t()).t()
-    return col2im(columns, batch, height, width, kernel, stride, out_height, out_width)
+    spread = cpu_kernels.col2im if fused else col2im
+    return spread(columns, batch, height, width, kernel, stride, out_height, out_width)
 
 
 def _weight_gradient(rows: torch.Tensor, smaller: torch.Tensor, kernel: int) -> torch.Tensor:

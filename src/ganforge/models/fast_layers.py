@@ -1,16 +1,19 @@
-"""Conv2d and ConvTranspose2d with faster CPU paths, same parameters and state dict as PyTorch's.
+"""Layers with faster CPU paths, same parameters and state dict as PyTorch's.
 
-On the CPU, unpadded, ungrouped, square layers choose oneDNN's kernel or a matrix product pass by
-pass (`cpu_conv`); stride-1 transposed convolutions of small inputs run by Toom-Cook transforms
-(`winograd`). Everything else, and every GPU, uses PyTorch's own kernels.
+On the CPU, unpadded, ungrouped, square Conv2d and ConvTranspose2d choose oneDNN's kernel or a
+matrix product pass by pass (`cpu_conv`); stride-1 transposed convolutions of small inputs run by
+Toom-Cook transforms (`winograd`). `fuse_batch_norm_activations` makes a training BatchNorm and
+the ReLU or LeakyReLU after it one fused kernel (`cpu_kernels`). Everything else, and every GPU,
+uses PyTorch's own kernels.
 """
 
 from __future__ import annotations
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
-from ganforge.models import winograd
+from ganforge.models import cpu_kernels, winograd
 from ganforge.models.cpu_conv import Convolution
 
 
@@ -50,9 +53,70 @@ class ConvTranspose2d(nn.ConvTranspose2d):
         return _add_bias(out, self.bias)
 
 
+class _BatchNormActivation:
+    """A BatchNorm that also applies the activation which followed it (a leaky ReLU of
+    `negative_slope`, 0 for ReLU); in training on the CPU, as one fused kernel."""
+
+    negative_slope: float
+
+    def _fused(self, images: torch.Tensor) -> bool:
+        return (self.training and images.device.type == "cpu" and images.dtype == torch.float32
+                and not torch.is_autocast_enabled("cpu") and images.numel() > images.shape[1]
+                and cpu_kernels.rows_of(images) and cpu_kernels.available())
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        if not self._fused(images):
+            return F.leaky_relu(super().forward(images), self.negative_slope, inplace=True)
+        # Running statistics as nn.BatchNorm updates them (unbiased variance).
+        self.num_batches_tracked.add_(1)
+        momentum = self.momentum if self.momentum is not None else 1.0 / float(self.num_batches_tracked)
+        out, mean, variance = cpu_kernels.BatchNormActivation.apply(
+            images, self.weight, self.bias, self.eps, self.negative_slope)
+        count = images.numel() // images.shape[1]
+        with torch.no_grad():
+            self.running_mean.mul_(1 - momentum).add_(mean, alpha=momentum)
+            self.running_var.mul_(1 - momentum).add_(variance, alpha=momentum * count / (count - 1))
+        return out
+
+
+class BatchNorm1dActivation(_BatchNormActivation, nn.BatchNorm1d):
+    pass
+
+
+class BatchNorm2dActivation(_BatchNormActivation, nn.BatchNorm2d):
+    pass
+
+
+_FUSED = {nn.BatchNorm1d: BatchNorm1dActivation, nn.BatchNorm2d: BatchNorm2dActivation}
+_PLAIN = {fused: plain for plain, fused in _FUSED.items()}
+
+
+def fuse_batch_norm_activations(model: nn.Module) -> nn.Module:
+    """Every BatchNorm directly followed by a ReLU or LeakyReLU in an nn.Sequential takes the
+    activation over, whose place an Identity holds: parameters, buffers and state-dict keys stay
+    as they were. Fused backward passes are not differentiable again, so a model under a
+    gradient penalty keeps its layers."""
+    for sequential in [module for module in model.modules() if isinstance(module, nn.Sequential)]:
+        for index in range(len(sequential) - 1):
+            norm, activation = sequential[index], sequential[index + 1]
+            if (type(norm) in _FUSED and norm.affine and norm.track_running_stats
+                    and type(activation) in (nn.ReLU, nn.LeakyReLU)):
+                norm.__class__ = _FUSED[type(norm)]
+                norm.negative_slope = getattr(activation, "negative_slope", 0.0)
+                sequential[index + 1] = nn.Identity()
+    return model
+
+
 def with_plain_layers(model: nn.Module) -> nn.Module:
     """The same model (shared parameters) running PyTorch's own kernels: the reference that the
     fast paths are tested and benchmarked against, and what export traces."""
+    for sequential in [module for module in model.modules() if isinstance(module, nn.Sequential)]:
+        for index, norm in enumerate(sequential):
+            if isinstance(norm, _BatchNormActivation):
+                slope = norm.negative_slope
+                norm.__class__ = _PLAIN[type(norm)]
+                sequential[index + 1] = (nn.LeakyReLU(slope, inplace=True) if slope
+                                         else nn.ReLU(inplace=True))
     for module in model.modules():
         if isinstance(module, ConvTranspose2d):
             module.__class__ = nn.ConvTranspose2d

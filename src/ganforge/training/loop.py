@@ -21,6 +21,7 @@ from ganforge.data.sources import data_shape, load_data
 from ganforge.errors import CheckpointError, ConfigError, GanforgeError, TrainingDiverged
 from ganforge.losses import LOSSES
 from ganforge.models import MODELS, build_discriminator, build_generator
+from ganforge.models.fast_layers import fuse_batch_norm_activations
 from ganforge.sampling import generate
 from ganforge.training import checkpoint
 from ganforge.training.cuda_graph import GraphedStep
@@ -214,6 +215,10 @@ def prepare(config: Config, ranks: Ranks = ONE_PROCESS) -> Session:
         generator.to(memory_format=torch.channels_last)
         discriminator.to(memory_format=torch.channels_last)
     loss, capturable = config.loss, uses_cuda_graphs(config, device, ranks)
+    if device.type == "cpu" and train.compile == "off":
+        fuse_batch_norm_activations(generator)
+        if not (LOSSES.get(loss.name).gradient_penalty or loss.r1_weight):
+            fuse_batch_norm_activations(discriminator)
     gan = Gan(
         generator, discriminator,
         make_optimizer(generator, train.optimizer_g, train.lr_g, train.betas_g, train.sgd_momentum,

@@ -1,0 +1,85 @@
+"""Fused CPU kernels (`cpu_kernels.cpp`), compiled on first use, for passes PyTorch runs as
+several sweeps over memory: BatchNorm with the activation after it, and col2im.
+
+On this project's 2-core CPU a GAN step is bound by memory traffic as much as by arithmetic.
+Training-mode BatchNorm followed by ReLU is five sweeps over the activations forward and back
+(statistics, normalisation, activation; activation gradient, BatchNorm gradient); fused, three,
+and the activation's output is not kept for the backward pass. col2im reads each column once and
+writes each output pixel once instead of adding k row and k column slices.
+
+The kernels are compiled by PyTorch's `cpp_extension` (a C++ compiler and ninja; once per machine,
+cached under ~/.cache/torch_extensions). Where that fails, `available()` is False and every caller
+keeps PyTorch's own operations: same results up to rounding, only slower.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+from pathlib import Path
+
+import torch
+from torch.autograd.function import once_differentiable
+
+SOURCE = Path(__file__).with_name("cpu_kernels.cpp")
+log = logging.getLogger(__name__)
+
+
+@functools.cache
+def available() -> bool:
+    """Compile (once per machine) and load the kernels; False where that is not possible."""
+    capability = torch.backends.cpu.get_cpu_capability()
+    vector_flags = ["-mavx2", "-mfma"] if capability in ("AVX2", "AVX512") else []
+    # PyTorch logs a warning about CUDA when cpp_extension is imported on a CPU-only machine.
+    logging.getLogger("torch.utils.cpp_extension").setLevel(logging.ERROR)
+    try:
+        from torch.utils import cpp_extension
+
+        cpp_extension.load(name=f"ganforge_cpu_kernels_{capability.lower()}", sources=[str(SOURCE)],
+                           extra_cflags=["-O3", "-fopenmp", "-ffp-contract=off", "-fno-trapping-math", *vector_flags],
+                           is_python_module=False, verbose=False)
+    except Exception as error:  # no compiler, no ninja, a read-only cache: PyTorch's ops serve
+        log.warning("ganforge: fused CPU kernels unavailable (%s); using PyTorch's operations",
+                    str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__)
+        return False
+    return True
+
+
+def rows_of(images: torch.Tensor) -> bool:
+    """Whether `images` is a matrix of pixel rows the kernels read in place: (N, C) contiguous,
+    or (N, C, H, W) channels_last."""
+    if images.dim() == 2:
+        return images.is_contiguous()
+    return images.dim() == 4 and images.is_contiguous(memory_format=torch.channels_last)
+
+
+class BatchNormActivation(torch.autograd.Function):
+    """Training-mode BatchNorm (batch statistics, biased variance) then a leaky ReLU of
+    `slope` (0: ReLU). Returns the output and the batch mean and variance (for the running
+    statistics; not differentiable)."""
+
+    @staticmethod
+    def forward(ctx, images, weight, bias, eps, slope):
+        out, mean, invstd, variance = torch.ops.ganforge.batch_norm_act_forward(
+            images, weight, bias, eps, slope)
+        ctx.save_for_backward(images, weight, bias, mean, invstd)
+        ctx.slope = slope
+        ctx.mark_non_differentiable(mean, variance)
+        return out, mean, variance
+
+    @staticmethod
+    @once_differentiable
+    def backward(ctx, grad_out, _grad_mean, _grad_variance):
+        images, weight, bias, mean, invstd = ctx.saved_tensors
+        memory_format = torch.channels_last if images.dim() == 4 else torch.contiguous_format
+        grad_in, grad_weight, grad_bias = torch.ops.ganforge.batch_norm_act_backward(
+            grad_out.contiguous(memory_format=memory_format), images, weight, bias, mean, invstd,
+            ctx.slope)
+        return grad_in, grad_weight, grad_bias, None, None
+
+
+def col2im(columns: torch.Tensor, batch: int, height: int, width: int, kernel: int, stride: int,
+           out_height: int, out_width: int) -> torch.Tensor:
+    """cpu_conv.col2im's contract, one read of every column and one write of every pixel."""
+    return torch.ops.ganforge.col2im(columns, batch, height, width, kernel, stride, out_height,
+                                     out_width)
