@@ -239,6 +239,98 @@ at::Tensor col2im(const at::Tensor& columns, int64_t batch, int64_t height, int6
   return out;
 }
 
+// y += a * x over the channels.
+void add_scaled(float a, const float* __restrict__ x, float* __restrict__ y, int64_t channels) {
+  for (int64_t c = 0; c < channels; ++c) y[c] += a * x[c];
+}
+
+// Toom-Cook transforms of channels_last images: points (P*Q, N, C) with
+// points[p, q, n] = sum over (i, j) of rows[p, i] * columns[q, j] * images[n, i, j], the product
+// of the two small matrices along the image's axes, without a copy into planes first.
+at::Tensor to_points(const at::Tensor& images, const at::Tensor& rows, const at::Tensor& columns) {
+  const int64_t batch = images.size(0), channels = images.size(1);
+  const int64_t height = images.size(2), width = images.size(3);
+  const int64_t points_r = rows.size(0), points_c = columns.size(0);
+  const at::Tensor row_matrix = rows.contiguous(), column_matrix = columns.contiguous();
+  auto out = at::empty({points_r * points_c, batch, channels}, images.options());
+  const float* x = images.data_ptr<float>();
+  const float* r = row_matrix.data_ptr<float>();
+  const float* q = column_matrix.data_ptr<float>();
+  float* dst = out.data_ptr<float>();
+  at::parallel_for(0, batch, 1, [=](int64_t begin, int64_t end) {
+    std::vector<float> along_rows(points_r * width * channels);
+    for (int64_t n = begin; n < end; ++n) {
+      const float* image = x + n * height * width * channels;
+      std::fill(along_rows.begin(), along_rows.end(), 0.f);
+      for (int64_t p = 0; p < points_r; ++p) {
+        for (int64_t i = 0; i < height; ++i) {
+          if (r[p * height + i] == 0.f) continue;
+          for (int64_t j = 0; j < width; ++j) {
+            add_scaled(r[p * height + i], image + (i * width + j) * channels,
+                       along_rows.data() + (p * width + j) * channels, channels);
+          }
+        }
+      }
+      for (int64_t p = 0; p < points_r; ++p) {
+        for (int64_t k = 0; k < points_c; ++k) {
+          float* point = dst + ((p * points_c + k) * batch + n) * channels;
+          std::fill(point, point + channels, 0.f);
+          for (int64_t j = 0; j < width; ++j) {
+            if (q[k * width + j] == 0.f) continue;
+            add_scaled(q[k * width + j], along_rows.data() + (p * width + j) * channels, point,
+                       channels);
+          }
+        }
+      }
+    }
+  });
+  return out;
+}
+
+// The other way: points (P*Q, N, C) -> a channels_last (N, C, H, W) image with
+// image[n, y, x] = sum over (p, q) of rows[y, p] * columns[x, q] * points[p, q, n].
+at::Tensor from_points(const at::Tensor& points, const at::Tensor& rows, const at::Tensor& columns) {
+  const int64_t batch = points.size(1), channels = points.size(2);
+  const int64_t height = rows.size(0), width = columns.size(0);
+  const int64_t points_r = rows.size(1), points_c = columns.size(1);
+  const at::Tensor row_matrix = rows.contiguous(), column_matrix = columns.contiguous();
+  const at::Tensor source = points.contiguous();
+  auto out = at::empty({batch, channels, height, width},
+                       points.options().memory_format(at::MemoryFormat::ChannelsLast));
+  const float* src = source.data_ptr<float>();
+  const float* r = row_matrix.data_ptr<float>();
+  const float* q = column_matrix.data_ptr<float>();
+  float* dst = out.data_ptr<float>();
+  at::parallel_for(0, batch, 1, [=](int64_t begin, int64_t end) {
+    std::vector<float> along_rows(height * points_c * channels);
+    for (int64_t n = begin; n < end; ++n) {
+      std::fill(along_rows.begin(), along_rows.end(), 0.f);
+      for (int64_t y = 0; y < height; ++y) {
+        for (int64_t p = 0; p < points_r; ++p) {
+          if (r[y * points_r + p] == 0.f) continue;
+          for (int64_t k = 0; k < points_c; ++k) {
+            add_scaled(r[y * points_r + p], src + ((p * points_c + k) * batch + n) * channels,
+                       along_rows.data() + (y * points_c + k) * channels, channels);
+          }
+        }
+      }
+      float* image = dst + n * height * width * channels;
+      for (int64_t y = 0; y < height; ++y) {
+        for (int64_t x = 0; x < width; ++x) {
+          float* pixel = image + (y * width + x) * channels;
+          std::fill(pixel, pixel + channels, 0.f);
+          for (int64_t k = 0; k < points_c; ++k) {
+            if (q[x * points_c + k] == 0.f) continue;
+            add_scaled(q[x * points_c + k], along_rows.data() + (y * points_c + k) * channels, pixel,
+                       channels);
+          }
+        }
+      }
+    }
+  });
+  return out;
+}
+
 }  // namespace
 
 TORCH_LIBRARY(ganforge, m) {
@@ -248,4 +340,6 @@ TORCH_LIBRARY(ganforge, m) {
         " Tensor mean, Tensor invstd, float slope) -> Tensor[]", &batch_norm_act_backward);
   m.def("col2im(Tensor columns, int batch, int height, int width, int kernel, int stride,"
         " int out_height, int out_width) -> Tensor", &col2im);
+  m.def("to_points(Tensor images, Tensor rows, Tensor columns) -> Tensor", &to_points);
+  m.def("from_points(Tensor points, Tensor rows, Tensor columns) -> Tensor", &from_points);
 }

@@ -36,7 +36,8 @@ def available() -> bool:
         from torch.utils import cpp_extension
 
         cpp_extension.load(name=f"ganforge_cpu_kernels_{capability.lower()}", sources=[str(SOURCE)],
-                           extra_cflags=["-O3", "-fopenmp", "-ffp-contract=off", "-fno-trapping-math", *vector_flags],
+                           extra_cflags=["-O3", "-fopenmp", "-ffp-contract=off",
+                                         "-fno-trapping-math", *vector_flags],
                            is_python_module=False, verbose=False)
     except Exception as error:  # no compiler, no ninja, a read-only cache: PyTorch's ops serve
         log.warning("ganforge: fused CPU kernels unavailable (%s); using PyTorch's operations",

@@ -16,6 +16,7 @@ import functools
 import torch
 from torch.autograd.function import once_differentiable
 
+from ganforge.models import cpu_kernels
 from ganforge.models.cpu_conv import new_image, nhwc
 
 # Evaluation points, in the order they are taken; None is the point at infinity (the leading
@@ -71,6 +72,30 @@ def _planes(images: torch.Tensor) -> torch.Tensor:
     return images.permute(2, 3, 0, 1).reshape(images.shape[2], images.shape[3], -1)
 
 
+def _fused(tensor: torch.Tensor) -> bool:
+    return (not torch.compiler.is_compiling() and tensor.dtype == torch.float32
+            and cpu_kernels.available())
+
+
+def _to_points(row_matrix: torch.Tensor, column_matrix: torch.Tensor,
+               images: torch.Tensor) -> torch.Tensor:
+    """(N, C, H, W) images -> (P*Q, N, C) at the points: the fused kernel reads channels_last
+    memory in place (the planes copy and two products otherwise)."""
+    if _fused(images) and images.is_contiguous(memory_format=torch.channels_last):
+        return torch.ops.ganforge.to_points(images, row_matrix, column_matrix)
+    points = _transform(row_matrix, column_matrix, _planes(images))
+    return points.view(len(row_matrix) * len(column_matrix), images.shape[0], -1)
+
+
+def _from_points(row_matrix: torch.Tensor, column_matrix: torch.Tensor,
+                 points: torch.Tensor) -> torch.Tensor:
+    """(P*Q, N, C) at the points -> (N, C, H, W) channels_last images."""
+    if _fused(points):
+        return torch.ops.ganforge.from_points(points, row_matrix, column_matrix)
+    planes = points.view(row_matrix.shape[1], column_matrix.shape[1], -1)
+    return _images(_transform(row_matrix, column_matrix, planes), points.shape[1])
+
+
 def _kernel_at_points(kernel_transform: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
     """The weight (C_in, C_out, k, k) at the P*P points, (P*P, C_in, C_out): one product with the
     Kronecker product of the two axis transforms per input channel, read in the weight's
@@ -96,32 +121,28 @@ class ConvTransposeWinograd(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, images, weight):
-        batch, _, height, width = images.shape
+        height, width = images.shape[2:]
         kernel = weight.shape[2]
         transforms = layer_transforms(height, width, kernel, images.device, images.dtype)
         to_rows, to_columns, kernel_transform, inverse_rows, inverse_columns = transforms
-        points = len(to_rows) * len(to_columns)
-        images_at_points = _transform(to_rows, to_columns, _planes(images)).view(points, batch, -1)
+        images_at_points = _to_points(to_rows, to_columns, images)
         weight_at_points = _kernel_at_points(kernel_transform, weight)
         products = torch.bmm(images_at_points, weight_at_points)  # (P*P, N, C_out)
         ctx.save_for_backward(images_at_points, weight_at_points)
         ctx.transforms, ctx.kernel = transforms, kernel
-        planes = products.view(len(to_rows), len(to_columns), -1)
-        return _images(_transform(inverse_rows, inverse_columns, planes), batch)
+        return _from_points(inverse_rows, inverse_columns, products)
 
     @staticmethod
     @once_differentiable  # works on transformed copies of the weight: a second derivative raises
     def backward(ctx, grad_out):
         images_at_points, weight_at_points = ctx.saved_tensors
         to_rows, to_columns, kernel_transform, inverse_rows, inverse_columns = ctx.transforms
-        points, batch, in_channels = images_at_points.shape
-        grad_products = _transform(inverse_rows.t(), inverse_columns.t(), _planes(grad_out))
-        grad_products = grad_products.view(points, batch, -1)
+        in_channels = images_at_points.shape[2]
+        grad_products = _to_points(inverse_rows.t(), inverse_columns.t(), grad_out)
         grad_images = grad_weight = None
         if ctx.needs_input_grad[0]:
             grad_at_points = torch.bmm(grad_products, weight_at_points.transpose(1, 2))
-            grad_at_points = grad_at_points.view(len(to_rows), len(to_columns), -1)
-            grad_images = _images(_transform(to_rows.t(), to_columns.t(), grad_at_points), batch)
+            grad_images = _from_points(to_rows.t(), to_columns.t(), grad_at_points)
         if ctx.needs_input_grad[1]:
             grad_at_points = torch.bmm(images_at_points.transpose(1, 2), grad_products)
             # (C_in, k*k, C_out) -> (C_in, C_out, k, k) in channels_last memory, the parameter's own.
