@@ -12,7 +12,12 @@ from conftest import MNIST_DIR
 from ganforge.config import load_config
 from ganforge.losses import LOSSES, gradient_penalty, r1_penalty
 from ganforge.models import build_discriminator, build_generator, winograd
-from ganforge.models.fast_layers import Conv2d, ConvTranspose2d, with_plain_layers
+from ganforge.models.fast_layers import (
+    Conv2d,
+    ConvTranspose2d,
+    fuse_batch_norm_activations,
+    with_plain_layers,
+)
 from ganforge.training import host_memory, loop
 from ganforge.training.loop import prepare
 from ganforge.training.steps import STAT_NAMES, Gan, train_step
@@ -122,6 +127,9 @@ def make_gan(plain: bool, channels_last: bool, dtype: torch.dtype = torch.float3
     if plain:
         with_plain_layers(generator)
         with_plain_layers(discriminator)
+    else:  # as prepare() runs them on a CPU (BatchNorm fused only in float32)
+        fuse_batch_norm_activations(generator)
+        fuse_batch_norm_activations(discriminator)
     if channels_last:
         generator.to(memory_format=torch.channels_last)
         discriminator.to(memory_format=torch.channels_last)

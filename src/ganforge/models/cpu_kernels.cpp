@@ -90,9 +90,14 @@ std::vector<double> channel_sums(int64_t rows, int64_t channels, AddRow add) {
 }
 
 // Training-mode BatchNorm (biased variance) followed by a leaky ReLU of `slope` (0: ReLU).
-// Returns the output, the batch mean, 1/sqrt(var + eps) and the variance.
+// Updates the running statistics as nn.BatchNorm does (unbiased variance; `momentum` < 0 for
+// PyTorch's None: the cumulative average over num_batches_tracked). Returns the output, the
+// batch mean and 1/sqrt(var + eps).
 std::vector<at::Tensor> batch_norm_act_forward(const at::Tensor& images, const at::Tensor& weight,
-                                               const at::Tensor& bias, double eps, double slope) {
+                                               const at::Tensor& bias, at::Tensor running_mean,
+                                               at::Tensor running_var,
+                                               at::Tensor num_batches_tracked, double momentum,
+                                               double eps, double slope) {
   const int64_t channels = images.size(1), rows = images.numel() / channels;
   const float* x = images.data_ptr<float>();
   const std::vector<float> origin(x, x + channels);
@@ -101,19 +106,25 @@ std::vector<at::Tensor> batch_norm_act_forward(const at::Tensor& images, const a
     add_moments(x + row * channels, shift0, sum, squares, channels);
   });
   auto options = images.options();
-  auto mean = at::empty({channels}, options), invstd = at::empty({channels}, options),
-       variance = at::empty({channels}, options);
+  auto mean = at::empty({channels}, options), invstd = at::empty({channels}, options);
   std::vector<float> scale(channels), shift(channels);
   const float* gamma = weight.data_ptr<float>();
   const float* beta = bias.data_ptr<float>();
+  const int64_t batches = ++num_batches_tracked.data_ptr<int64_t>()[0];
+  const float factor = static_cast<float>(momentum < 0 ? 1.0 / batches : momentum);
+  float* moving_mean = running_mean.data_ptr<float>();
+  float* moving_var = running_var.data_ptr<float>();
   for (int64_t c = 0; c < channels; ++c) {
     const double offset = sums[c] / rows;
     const double var = std::max(sums[channels + c] / rows - offset * offset, 0.0);
-    mean.data_ptr<float>()[c] = static_cast<float>(origin[c] + offset);
-    variance.data_ptr<float>()[c] = static_cast<float>(var);
+    float* m = mean.data_ptr<float>() + c;
+    *m = static_cast<float>(origin[c] + offset);
     invstd.data_ptr<float>()[c] = static_cast<float>(1.0 / std::sqrt(var + eps));
     scale[c] = invstd.data_ptr<float>()[c] * gamma[c];
-    shift[c] = beta[c] - mean.data_ptr<float>()[c] * scale[c];
+    shift[c] = beta[c] - *m * scale[c];
+    moving_mean[c] = (1 - factor) * moving_mean[c] + factor * *m;
+    moving_var[c] = (1 - factor) * moving_var[c] +
+                    factor * static_cast<float>(var * rows / std::max<int64_t>(rows - 1, 1));
   }
   auto out = at::empty_like(images);
   float* y = out.data_ptr<float>();
@@ -125,7 +136,7 @@ std::vector<at::Tensor> batch_norm_act_forward(const at::Tensor& images, const a
       normalize_activate(x + row * channels, sc, sh, leak, y + row * channels, channels);
     }
   });
-  return {out, mean, invstd, variance};
+  return {out, mean, invstd};
 }
 
 // The gradients of batch_norm_act_forward: input, weight, bias.
@@ -334,8 +345,9 @@ at::Tensor from_points(const at::Tensor& points, const at::Tensor& rows, const a
 }  // namespace
 
 TORCH_LIBRARY(ganforge, m) {
-  m.def("batch_norm_act_forward(Tensor images, Tensor weight, Tensor bias, float eps, float slope)"
-        " -> Tensor[]", &batch_norm_act_forward);
+  m.def("batch_norm_act_forward(Tensor images, Tensor weight, Tensor bias, Tensor(a!) running_mean,"
+        " Tensor(b!) running_var, Tensor(c!) num_batches_tracked, float momentum, float eps,"
+        " float slope) -> Tensor[]", &batch_norm_act_forward);
   m.def("batch_norm_act_backward(Tensor grad_out, Tensor images, Tensor weight, Tensor bias,"
         " Tensor mean, Tensor invstd, float slope) -> Tensor[]", &batch_norm_act_backward);
   m.def("col2im(Tensor columns, int batch, int height, int width, int kernel, int stride,"

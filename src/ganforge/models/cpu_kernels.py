@@ -56,21 +56,22 @@ def rows_of(images: torch.Tensor) -> bool:
 
 class BatchNormActivation(torch.autograd.Function):
     """Training-mode BatchNorm (batch statistics, biased variance) then a leaky ReLU of
-    `slope` (0: ReLU). Returns the output and the batch mean and variance (for the running
-    statistics; not differentiable)."""
+    `slope` (0: ReLU), updating `norm`'s running statistics as nn.BatchNorm does."""
 
     @staticmethod
-    def forward(ctx, images, weight, bias, eps, slope):
-        out, mean, invstd, variance = torch.ops.ganforge.batch_norm_act_forward(
-            images, weight, bias, eps, slope)
+    def forward(ctx, images, weight, bias, norm, slope):
+        # momentum None (a cumulative average) goes to the kernel as -1.
+        momentum = -1.0 if norm.momentum is None else norm.momentum
+        out, mean, invstd = torch.ops.ganforge.batch_norm_act_forward(
+            images, weight, bias, norm.running_mean, norm.running_var, norm.num_batches_tracked,
+            momentum, norm.eps, slope)
         ctx.save_for_backward(images, weight, bias, mean, invstd)
         ctx.slope = slope
-        ctx.mark_non_differentiable(mean, variance)
-        return out, mean, variance
+        return out
 
     @staticmethod
     @once_differentiable
-    def backward(ctx, grad_out, _grad_mean, _grad_variance):
+    def backward(ctx, grad_out):
         images, weight, bias, mean, invstd = ctx.saved_tensors
         memory_format = torch.channels_last if images.dim() == 4 else torch.contiguous_format
         grad_in, grad_weight, grad_bias = torch.ops.ganforge.batch_norm_act_backward(

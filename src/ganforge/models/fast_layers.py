@@ -67,16 +67,8 @@ class _BatchNormActivation:
     def forward(self, images: torch.Tensor) -> torch.Tensor:
         if not self._fused(images):
             return F.leaky_relu(super().forward(images), self.negative_slope, inplace=True)
-        # Running statistics as nn.BatchNorm updates them (unbiased variance).
-        self.num_batches_tracked.add_(1)
-        momentum = self.momentum if self.momentum is not None else 1.0 / float(self.num_batches_tracked)
-        out, mean, variance = cpu_kernels.BatchNormActivation.apply(
-            images, self.weight, self.bias, self.eps, self.negative_slope)
-        count = images.numel() // images.shape[1]
-        with torch.no_grad():
-            self.running_mean.mul_(1 - momentum).add_(mean, alpha=momentum)
-            self.running_var.mul_(1 - momentum).add_(variance, alpha=momentum * count / (count - 1))
-        return out
+        return cpu_kernels.BatchNormActivation.apply(images, self.weight, self.bias, self,
+                                                     self.negative_slope)
 
 
 class BatchNorm1dActivation(_BatchNormActivation, nn.BatchNorm1d):

@@ -1,0 +1,120 @@
+"""The fused CPU kernels compute what PyTorch's operations do, and the layers fall back to those
+operations where the kernels cannot run."""
+
+import copy
+
+import pytest
+import torch
+from torch import nn
+
+from ganforge.models import build_discriminator, build_generator, cpu_conv, cpu_kernels, winograd
+from ganforge.models.fast_layers import (
+    BatchNorm1dActivation,
+    BatchNorm2dActivation,
+    ConvTranspose2d,
+    fuse_batch_norm_activations,
+    with_plain_layers,
+)
+from test_performance_paths import assert_same_function, small_session
+
+pytestmark = pytest.mark.skipif(not cpu_kernels.available(),
+                                reason="no C++ compiler or ninja: the kernels cannot be built")
+
+
+def norm_and_activation(norm: nn.Module, activation: nn.Module) -> nn.Sequential:
+    torch.manual_seed(0)
+    nn.init.uniform_(norm.weight, 0.5, 1.5)
+    nn.init.normal_(norm.bias, 0.0, 0.1)
+    return nn.Sequential(norm, activation)
+
+
+@pytest.mark.parametrize("norm, activation, shape", [
+    (nn.BatchNorm2d(16), nn.ReLU(inplace=True), (8, 16, 5, 5)),
+    (nn.BatchNorm2d(12, momentum=None), nn.LeakyReLU(0.2, inplace=True), (6, 12, 3, 4)),
+    (nn.BatchNorm1d(20), nn.ReLU(inplace=True), (9, 20)),
+])
+def test_fused_batch_norm_activation_trains_as_pytorch(norm, activation, shape):
+    """Outputs, input and parameter gradients, running statistics and the batch count after two
+    training calls; then evaluation (running statistics) agrees too."""
+    plain = norm_and_activation(norm, activation)
+    fused = fuse_batch_norm_activations(copy.deepcopy(plain))
+    assert isinstance(fused[0], (BatchNorm1dActivation, BatchNorm2dActivation))
+    assert isinstance(fused[1], nn.Identity)
+    memory_format = torch.channels_last if len(shape) == 4 else torch.contiguous_format
+    for call in range(2):
+        torch.manual_seed(call)
+        images = (torch.randn(shape) * 2 + 0.5).contiguous(memory_format=memory_format)
+        assert_same_function(fused, plain, images)
+        for module in (fused, plain):
+            module.zero_grad()
+    for name, buffer in plain[0].named_buffers():
+        torch.testing.assert_close(getattr(fused[0], name), buffer, atol=1e-6, rtol=1e-5)
+    fused.eval(), plain.eval()
+    torch.testing.assert_close(fused(images), plain(images), atol=1e-5, rtol=1e-5)
+
+
+@pytest.mark.parametrize("channels, kernel, stride, size", [
+    (64, 3, 2, 6), (16, 5, 2, 5), (8, 2, 3, 3), (1, 4, 2, 13), (3, 3, 1, 4), (2, 2, 3, 1),
+])
+def test_fused_col2im_matches_the_pytorch_one(channels, kernel, stride, size):
+    """Many channels (gathered per output pixel) and few (scattered per image), strides larger
+    than the kernel (gaps) and a transposed, non-contiguous column matrix."""
+    torch.manual_seed(0)
+    out_size = (size - 1) * stride + kernel
+    columns = torch.randn(3 * size * size, kernel * kernel * channels)
+    for matrix in (columns, columns.t().contiguous().t()):
+        expected = cpu_conv.col2im(matrix, 3, size, size, kernel, stride, out_size, out_size)
+        actual = cpu_kernels.col2im(matrix, 3, size, size, kernel, stride, out_size, out_size)
+        assert actual.is_contiguous(memory_format=torch.channels_last)
+        torch.testing.assert_close(actual, expected, atol=1e-5, rtol=1e-5)
+
+
+def test_fused_toom_cook_transforms_match_the_products():
+    torch.manual_seed(0)
+    images = torch.randn(4, 6, 3, 3).contiguous(memory_format=torch.channels_last)
+    to_rows, to_columns, _, from_rows, from_columns = winograd.layer_transforms(
+        3, 3, 4, images.device, images.dtype)
+    points = torch.ops.ganforge.to_points(images, to_rows, to_columns)
+    expected = winograd._transform(to_rows, to_columns, winograd._planes(images)).view(36, 4, 6)
+    torch.testing.assert_close(points, expected, atol=1e-6, rtol=1e-5)
+    back = torch.ops.ganforge.from_points(points, from_rows, from_columns)
+    planes = winograd._transform(from_rows, from_columns, expected.view(6, 6, -1))
+    torch.testing.assert_close(back, winograd._images(planes, 4), atol=1e-5, rtol=1e-5)
+
+
+@pytest.mark.parametrize("in_channels, out_channels, kernel, stride, size", [
+    (128, 64, 3, 2, 6), (64, 1, 4, 2, 13), (256, 128, 4, 1, 3),
+])
+def test_layers_without_the_kernels_compute_the_same(monkeypatch, in_channels, out_channels,
+                                                      kernel, stride, size):
+    """Where the kernels cannot be built, oneDNN, col2im and the transforms in PyTorch serve."""
+    monkeypatch.setattr(cpu_kernels, "available", lambda: False)
+    torch.manual_seed(0)
+    assert_same_function(ConvTranspose2d(in_channels, out_channels, kernel, stride, bias=False),
+                         nn.ConvTranspose2d(in_channels, out_channels, kernel, stride, bias=False),
+                         torch.randn(4, in_channels, size, size).to(memory_format=torch.channels_last))
+
+
+def test_fusing_keeps_the_state_dict_and_plain_layers_undo_it():
+    generator = build_generator("dcgan28", z_dim=8, channels=1, image_size=28)
+    discriminator = build_discriminator("dcgan28", channels=1, image_size=28, dropout=0.3)
+    for model in (generator, discriminator):
+        before = copy.deepcopy(model)
+        fuse_batch_norm_activations(model)
+        assert any(isinstance(m, BatchNorm2dActivation) for m in model.modules())
+        state, original = model.state_dict(), before.state_dict()
+        assert state.keys() == original.keys()
+        assert all(torch.equal(state[key], original[key]) for key in state)
+        with_plain_layers(model), with_plain_layers(before)
+        assert [type(m) for m in model.modules()] == [type(m) for m in before.modules()]
+        assert repr(model) == repr(before)
+
+
+def test_cpu_sessions_fuse_batch_norm_but_not_under_a_gradient_penalty():
+    fused = small_session([])
+    assert any(isinstance(m, BatchNorm2dActivation) for m in fused.gan.generator.modules())
+    assert any(isinstance(m, BatchNorm2dActivation) for m in fused.gan.discriminator.modules())
+    penalised = small_session([("loss.name", "wgan-gp")])
+    assert any(isinstance(m, BatchNorm2dActivation) for m in penalised.gan.generator.modules())
+    assert not any(isinstance(m, BatchNorm2dActivation)
+                   for m in penalised.gan.discriminator.modules())
