@@ -11,7 +11,8 @@ product in NHWC, which therefore runs:
 - spreading into an image of <= 4 channels (G's last layer 7.2 -> 2.1 ms; D's first input
   gradient 3.9 -> 0.7 ms): a matrix product and col2im of a few channels;
 - every weight gradient: im2col(input)^T @ output gradient (G's 6x6 -> 13x13 layer 12.4 ->
-  7.4 ms, D's last 1.0 -> 0.2 ms).
+  7.4 ms, D's last 1.0 -> 0.2 ms);
+- with the fused col2im (`cpu_kernels`), every spread: G's 6x6 -> 13x13 forward 5.6 -> 4.4 ms.
 Batch 128, this 2-core CPU, one pass each, alternating (docs/performance.md). im2col (a
 strided view, copied once) and col2im (k row and k column additions) are each other's adjoints.
 """

@@ -1,21 +1,27 @@
 """Fused CPU kernels (`cpu_kernels.cpp`), compiled on first use, for passes PyTorch runs as
-several sweeps over memory: BatchNorm with the activation after it, and col2im.
+several sweeps over memory: BatchNorm with the activation after it, col2im, and the Toom-Cook
+layer's transforms.
 
 On this project's 2-core CPU a GAN step is bound by memory traffic as much as by arithmetic.
-Training-mode BatchNorm followed by ReLU is five sweeps over the activations forward and back
-(statistics, normalisation, activation; activation gradient, BatchNorm gradient); fused, three,
-and the activation's output is not kept for the backward pass. col2im reads each column once and
-writes each output pixel once instead of adding k row and k column slices.
+Training-mode BatchNorm followed by ReLU takes six or seven sweeps over the activations forward
+and back (statistics, normalisation, activation; activation gradient, two for BatchNorm's) plus
+small ops for the running statistics; fused, four, and the activation's output is not kept for
+the backward pass. col2im reads each column once and writes each output pixel once instead of adding
+k row and k column slices. The transforms read and write channels_last images in place instead
+of copying them into planes first.
 
-The kernels are compiled by PyTorch's `cpp_extension` (a C++ compiler and ninja; once per machine,
-cached under ~/.cache/torch_extensions). Where that fails, `available()` is False and every caller
-keeps PyTorch's own operations: same results up to rounding, only slower.
+The kernels are compiled by PyTorch's `cpp_extension` (a C++ compiler and ninja; about 15 s,
+once per machine, cached under ~/.cache/torch_extensions). Where that fails, `available()` is
+False and every caller keeps PyTorch's own operations: same results up to rounding, only slower.
 """
 
 from __future__ import annotations
 
 import functools
 import logging
+import os
+import shutil
+import sys
 from pathlib import Path
 
 import torch
@@ -32,6 +38,10 @@ def available() -> bool:
     vector_flags = ["-mavx2", "-mfma"] if capability in ("AVX2", "AVX512") else []
     # PyTorch logs a warning about CUDA when cpp_extension is imported on a CPU-only machine.
     logging.getLogger("torch.utils.cpp_extension").setLevel(logging.ERROR)
+    # ninja from PyPI lands next to this Python, which need not be on PATH (an unactivated venv).
+    bundled_ninja = Path(sys.executable).with_name("ninja")
+    if shutil.which("ninja") is None and bundled_ninja.exists():
+        os.environ["PATH"] = os.pathsep.join([str(bundled_ninja.parent), os.environ.get("PATH", "")])
     try:
         from torch.utils import cpp_extension
 
