@@ -118,3 +118,15 @@ def test_cpu_sessions_fuse_batch_norm_but_not_under_a_gradient_penalty():
     assert any(isinstance(m, BatchNorm2dActivation) for m in penalised.gan.generator.modules())
     assert not any(isinstance(m, BatchNorm2dActivation)
                    for m in penalised.gan.discriminator.modules())
+
+
+def test_total_norm_is_the_norm_of_every_element():
+    """Plain and channels_last tensors alike, to float64's answer within float32 rounding."""
+    torch.manual_seed(0)
+    tensors = [torch.randn(64, 32, 3, 3).contiguous(memory_format=torch.channels_last),
+               torch.randn(5000), torch.randn(3, 7)]
+    assert cpu_kernels.takes_norm(tensors)
+    expected = torch.cat([t.reshape(-1) for t in tensors]).double().norm()
+    torch.testing.assert_close(torch.ops.ganforge.total_norm(tensors).double(), expected,
+                               atol=0, rtol=1e-6)
+    assert not cpu_kernels.takes_norm([tensors[0][:, :, :2]])  # not dense: PyTorch's norm

@@ -185,6 +185,16 @@ std::vector<at::Tensor> batch_norm_act_backward(const at::Tensor& grad_out, cons
   return {grad_in, grad_weight, grad_bias};
 }
 
+// Elements per partial sum of total_norm.
+constexpr int64_t kNormChunk = 1024;
+
+float sum_of_squares(const float* __restrict__ values, int64_t count) {
+  float sum = 0.f;
+#pragma omp simd reduction(+ : sum)
+  for (int64_t i = 0; i < count; ++i) sum += values[i] * values[i];
+  return sum;
+}
+
 // pixel += tap over the channels.
 void add_tap(const float* __restrict__ tap, float* __restrict__ pixel, int64_t channels) {
   for (int64_t c = 0; c < channels; ++c) pixel[c] += tap[c];
@@ -342,6 +352,26 @@ at::Tensor from_points(const at::Tensor& points, const at::Tensor& rows, const a
   return out;
 }
 
+// sqrt of the sum of squares of every element of `tensors` (dense float32, in any memory
+// format): a gradient norm in one call, summed per chunk in float and across chunks in double.
+at::Tensor total_norm(at::TensorList tensors) {
+  double total = 0.0;
+  for (const at::Tensor& tensor : tensors) {
+    const float* values = tensor.data_ptr<float>();
+    const int64_t count = tensor.numel(), chunks = (count + kNormChunk - 1) / kNormChunk;
+    std::vector<double> partial(chunks, 0.0);
+    double* partials = partial.data();
+    at::parallel_for(0, chunks, 1, [=](int64_t begin, int64_t end) {
+      for (int64_t chunk = begin; chunk < end; ++chunk) {
+        const int64_t first = chunk * kNormChunk;
+        partials[chunk] = sum_of_squares(values + first, std::min(kNormChunk, count - first));
+      }
+    });
+    for (int64_t chunk = 0; chunk < chunks; ++chunk) total += partials[chunk];
+  }
+  return at::full({}, static_cast<float>(std::sqrt(total)), at::TensorOptions().dtype(at::kFloat));
+}
+
 }  // namespace
 
 TORCH_LIBRARY(ganforge, m) {
@@ -354,4 +384,5 @@ TORCH_LIBRARY(ganforge, m) {
         " int out_height, int out_width) -> Tensor", &col2im);
   m.def("to_points(Tensor images, Tensor rows, Tensor columns) -> Tensor", &to_points);
   m.def("from_points(Tensor points, Tensor rows, Tensor columns) -> Tensor", &from_points);
+  m.def("total_norm(Tensor[] tensors) -> Tensor", &total_norm);
 }

@@ -64,6 +64,15 @@ def rows_of(images: torch.Tensor) -> bool:
     return images.dim() == 4 and images.is_contiguous(memory_format=torch.channels_last)
 
 
+def takes_norm(grads: list[torch.Tensor]) -> bool:
+    """Whether `total_norm` reads these gradients in place (dense float32 CPU tensors, plain or
+    channels_last): one call and one pass instead of a norm per tensor and a norm of the norms."""
+    return (not torch.compiler.is_compiling() and bool(grads)
+            and all(grad.device.type == "cpu" and grad.dtype == torch.float32
+                    and (grad.is_contiguous() or grad.is_contiguous(memory_format=torch.channels_last))
+                    for grad in grads) and available())
+
+
 class BatchNormActivation(torch.autograd.Function):
     """Training-mode BatchNorm (batch statistics, biased variance) then a leaky ReLU of
     `slope` (0: ReLU), updating `norm`'s running statistics as nn.BatchNorm does."""

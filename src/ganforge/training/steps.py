@@ -11,6 +11,7 @@ from torch import nn
 
 from ganforge.data.augment import diff_augment
 from ganforge.losses import GanLoss, gradient_penalty, r1_penalty
+from ganforge.models import cpu_kernels
 from ganforge.training.ema import Ema
 
 # What a step reports, in this order; the loop averages them per log interval and per epoch.
@@ -21,7 +22,10 @@ STAT_NAMES = ("loss_d", "loss_g", "d_real", "d_fake", "acc_real", "acc_fake", "g
 
 
 def _gradient_norm(module: nn.Module) -> torch.Tensor:
-    return torch.nn.utils.get_total_norm([p.grad for p in module.parameters() if p.grad is not None])
+    grads = [p.grad for p in module.parameters() if p.grad is not None]
+    if cpu_kernels.takes_norm(grads):
+        return torch.ops.ganforge.total_norm(grads)
+    return torch.nn.utils.get_total_norm(grads)
 
 
 @dataclass
