@@ -57,10 +57,8 @@ def available() -> bool:
 
 
 def rows_of(images: torch.Tensor) -> bool:
-    """Whether `images` is a matrix of pixel rows the kernels read in place: (N, C) contiguous,
-    or (N, C, H, W) channels_last."""
-    if images.dim() == 2:
-        return images.is_contiguous()
+    """Whether `images` is a matrix of pixel rows the kernels read in place: (N, C, H, W)
+    channels_last."""
     return images.dim() == 4 and images.is_contiguous(memory_format=torch.channels_last)
 
 
@@ -92,10 +90,9 @@ class BatchNormActivation(torch.autograd.Function):
     @once_differentiable
     def backward(ctx, grad_out):
         images, weight, bias, mean, invstd = ctx.saved_tensors
-        memory_format = torch.channels_last if images.dim() == 4 else torch.contiguous_format
         grad_in, grad_weight, grad_bias = torch.ops.ganforge.batch_norm_act_backward(
-            grad_out.contiguous(memory_format=memory_format), images, weight, bias, mean, invstd,
-            ctx.slope)
+            grad_out.contiguous(memory_format=torch.channels_last), images, weight, bias, mean,
+            invstd, ctx.slope)
         return grad_in, grad_weight, grad_bias, None, None
 
 

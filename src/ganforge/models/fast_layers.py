@@ -71,15 +71,12 @@ class _BatchNormActivation:
                                                      self.negative_slope)
 
 
-class BatchNorm1dActivation(_BatchNormActivation, nn.BatchNorm1d):
-    pass
-
-
 class BatchNorm2dActivation(_BatchNormActivation, nn.BatchNorm2d):
     pass
 
 
-_FUSED = {nn.BatchNorm1d: BatchNorm1dActivation, nn.BatchNorm2d: BatchNorm2dActivation}
+# The fully connected models' BatchNorm1d stays PyTorch's: at their sizes a fused call saves nothing.
+_FUSED = {nn.BatchNorm2d: BatchNorm2dActivation}
 _PLAIN = {fused: plain for plain, fused in _FUSED.items()}
 
 
