@@ -42,10 +42,15 @@ def available() -> bool:
     bundled_ninja = Path(sys.executable).with_name("ninja")
     if shutil.which("ninja") is None and bundled_ninja.exists():
         os.environ["PATH"] = os.pathsep.join([str(bundled_ninja.parent), os.environ.get("PATH", "")])
+    name = f"ganforge_cpu_kernels_{capability.lower()}"
     try:
         from torch.utils import cpp_extension
 
-        cpp_extension.load(name=f"ganforge_cpu_kernels_{capability.lower()}", sources=[str(SOURCE)],
+        built = Path(cpp_extension._get_build_directory(name, verbose=False)) / f"{name}.so"
+        if not built.exists():  # a pause of its own on a machine's first run: say why
+            print("ganforge: building the fused CPU kernels (once per machine, about 15 s)",
+                  file=sys.stderr)
+        cpp_extension.load(name=name, sources=[str(SOURCE)],
                            extra_cflags=["-O3", "-fopenmp", "-ffp-contract=off",
                                          "-fno-trapping-math", *vector_flags],
                            is_python_module=False, verbose=False)

@@ -73,8 +73,8 @@ def _planes(images: torch.Tensor) -> torch.Tensor:
 
 
 def _fused(tensor: torch.Tensor) -> bool:
-    return (not torch.compiler.is_compiling() and tensor.dtype == torch.float32
-            and cpu_kernels.available())
+    return (not torch.compiler.is_compiling() and tensor.device.type == "cpu"
+            and tensor.dtype == torch.float32 and cpu_kernels.available())
 
 
 def _to_points(row_matrix: torch.Tensor, column_matrix: torch.Tensor,
