@@ -46,7 +46,8 @@ def test_fused_batch_norm_activation_trains_as_pytorch(norm, activation, shape):
             module.zero_grad()
     for name, buffer in plain[0].named_buffers():
         torch.testing.assert_close(getattr(fused[0], name), buffer, atol=1e-6, rtol=1e-5)
-    fused.eval(), plain.eval()
+    fused.eval()
+    plain.eval()
     torch.testing.assert_close(fused(images), plain(images), atol=1e-5, rtol=1e-5)
 
 
@@ -102,7 +103,8 @@ def test_fusing_keeps_the_state_dict_and_plain_layers_undo_it():
         state, original = model.state_dict(), before.state_dict()
         assert state.keys() == original.keys()
         assert all(torch.equal(state[key], original[key]) for key in state)
-        with_plain_layers(model), with_plain_layers(before)
+        with_plain_layers(model)
+        with_plain_layers(before)
         assert [type(m) for m in model.modules()] == [type(m) for m in before.modules()]
         assert repr(model) == repr(before)
 

@@ -122,10 +122,9 @@ def _spread(images: torch.Tensor, weight: torch.Tensor, stride: int, out_height:
     gradient. A matrix product and col2im for a 1x1 input or an image-like output."""
     batch, _, height, width = images.shape
     kernel, out_channels = weight.shape[2], weight.shape[1]
-    # The fused col2im is neither differentiable (a gradient penalty's double backward runs with
-    # grad mode on) nor traceable by torch.compile: both take the PyTorch operations.
-    fused = (not torch.is_grad_enabled() and not torch.compiler.is_compiling()
-             and images.dtype == torch.float32 and cpu_kernels.available())
+    # The fused col2im is not differentiable: a gradient penalty's double backward (grad mode
+    # on) takes the PyTorch operations.
+    fused = not torch.is_grad_enabled() and cpu_kernels.serves(images)
     if height * width > 1 and out_channels > IMAGE_CHANNELS and not fused:
         # Pixels no patch reaches (a stride that does not divide the image) are output padding.
         extra = (out_height - (height - 1) * stride - kernel, out_width - (width - 1) * stride - kernel)

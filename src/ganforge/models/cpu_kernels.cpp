@@ -265,6 +265,23 @@ void add_scaled(float a, const float* __restrict__ x, float* __restrict__ y, int
   for (int64_t c = 0; c < channels; ++c) y[c] += a * x[c];
 }
 
+// out[a, b] = sum over i of matrix[a, i] * in[i, b], for vectors of `channels` floats at the
+// given steps: one small matrix applied along one axis of a Toom-Cook transform.
+void apply_along(const float* matrix, int64_t outputs, int64_t inputs, int64_t others,
+                 const float* in, int64_t in_step, int64_t in_other_step, float* out,
+                 int64_t out_step, int64_t out_other_step, int64_t channels) {
+  for (int64_t a = 0; a < outputs; ++a) {
+    for (int64_t b = 0; b < others; ++b) {
+      float* target = out + a * out_step + b * out_other_step;
+      std::fill(target, target + channels, 0.f);
+      for (int64_t i = 0; i < inputs; ++i) {
+        if (matrix[a * inputs + i] == 0.f) continue;  // the transforms are mostly zeros
+        add_scaled(matrix[a * inputs + i], in + i * in_step + b * in_other_step, target, channels);
+      }
+    }
+  }
+}
+
 // Toom-Cook transforms of channels_last images: points (P*Q, N, C) with
 // points[p, q, n] = sum over (i, j) of rows[p, i] * columns[q, j] * images[n, i, j], the product
 // of the two small matrices along the image's axes, without a copy into planes first.
@@ -279,30 +296,12 @@ at::Tensor to_points(const at::Tensor& images, const at::Tensor& rows, const at:
   const float* q = column_matrix.data_ptr<float>();
   float* dst = out.data_ptr<float>();
   at::parallel_for(0, batch, 1, [=](int64_t begin, int64_t end) {
-    std::vector<float> along_rows(points_r * width * channels);
+    std::vector<float> along_rows(points_r * width * channels);  // (P, W, C)
     for (int64_t n = begin; n < end; ++n) {
-      const float* image = x + n * height * width * channels;
-      std::fill(along_rows.begin(), along_rows.end(), 0.f);
-      for (int64_t p = 0; p < points_r; ++p) {
-        for (int64_t i = 0; i < height; ++i) {
-          if (r[p * height + i] == 0.f) continue;
-          for (int64_t j = 0; j < width; ++j) {
-            add_scaled(r[p * height + i], image + (i * width + j) * channels,
-                       along_rows.data() + (p * width + j) * channels, channels);
-          }
-        }
-      }
-      for (int64_t p = 0; p < points_r; ++p) {
-        for (int64_t k = 0; k < points_c; ++k) {
-          float* point = dst + ((p * points_c + k) * batch + n) * channels;
-          std::fill(point, point + channels, 0.f);
-          for (int64_t j = 0; j < width; ++j) {
-            if (q[k * width + j] == 0.f) continue;
-            add_scaled(q[k * width + j], along_rows.data() + (p * width + j) * channels, point,
-                       channels);
-          }
-        }
-      }
+      apply_along(r, points_r, height, width, x + n * height * width * channels, width * channels,
+                  channels, along_rows.data(), width * channels, channels, channels);
+      apply_along(q, points_c, width, points_r, along_rows.data(), channels, width * channels,
+                  dst + n * channels, batch * channels, points_c * batch * channels, channels);
     }
   });
   return out;
@@ -323,30 +322,12 @@ at::Tensor from_points(const at::Tensor& points, const at::Tensor& rows, const a
   const float* q = column_matrix.data_ptr<float>();
   float* dst = out.data_ptr<float>();
   at::parallel_for(0, batch, 1, [=](int64_t begin, int64_t end) {
-    std::vector<float> along_rows(height * points_c * channels);
+    std::vector<float> along_rows(height * points_c * channels);  // (H, Q, C)
     for (int64_t n = begin; n < end; ++n) {
-      std::fill(along_rows.begin(), along_rows.end(), 0.f);
-      for (int64_t y = 0; y < height; ++y) {
-        for (int64_t p = 0; p < points_r; ++p) {
-          if (r[y * points_r + p] == 0.f) continue;
-          for (int64_t k = 0; k < points_c; ++k) {
-            add_scaled(r[y * points_r + p], src + ((p * points_c + k) * batch + n) * channels,
-                       along_rows.data() + (y * points_c + k) * channels, channels);
-          }
-        }
-      }
-      float* image = dst + n * height * width * channels;
-      for (int64_t y = 0; y < height; ++y) {
-        for (int64_t x = 0; x < width; ++x) {
-          float* pixel = image + (y * width + x) * channels;
-          std::fill(pixel, pixel + channels, 0.f);
-          for (int64_t k = 0; k < points_c; ++k) {
-            if (q[x * points_c + k] == 0.f) continue;
-            add_scaled(q[x * points_c + k], along_rows.data() + (y * points_c + k) * channels, pixel,
-                       channels);
-          }
-        }
-      }
+      apply_along(r, height, points_r, points_c, src + n * channels, points_c * batch * channels,
+                  batch * channels, along_rows.data(), points_c * channels, channels, channels);
+      apply_along(q, width, points_c, height, along_rows.data(), channels, points_c * channels,
+                  dst + n * height * width * channels, channels, width * channels, channels);
     }
   });
   return out;

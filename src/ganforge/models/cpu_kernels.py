@@ -61,6 +61,13 @@ def available() -> bool:
     return True
 
 
+def serves(tensor: torch.Tensor) -> bool:
+    """Whether the kernels can take `tensor`: float32 on the CPU, outside torch.compile's tracing
+    (they have no tracing rules), and built."""
+    return (not torch.compiler.is_compiling() and tensor.device.type == "cpu"
+            and tensor.dtype == torch.float32 and available())
+
+
 def rows_of(images: torch.Tensor) -> bool:
     """Whether `images` is a matrix of pixel rows the kernels read in place: (N, C, H, W)
     channels_last."""
@@ -70,10 +77,9 @@ def rows_of(images: torch.Tensor) -> bool:
 def takes_norm(grads: list[torch.Tensor]) -> bool:
     """Whether `total_norm` reads these gradients in place (dense float32 CPU tensors, plain or
     channels_last): one call and one pass instead of a norm per tensor and a norm of the norms."""
-    return (not torch.compiler.is_compiling() and bool(grads)
-            and all(grad.device.type == "cpu" and grad.dtype == torch.float32
-                    and (grad.is_contiguous() or grad.is_contiguous(memory_format=torch.channels_last))
-                    for grad in grads) and available())
+    return bool(grads) and all(
+        serves(grad) and (grad.is_contiguous() or grad.is_contiguous(memory_format=torch.channels_last))
+        for grad in grads)
 
 
 class BatchNormActivation(torch.autograd.Function):

@@ -60,9 +60,9 @@ class _BatchNormActivation:
     negative_slope: float
 
     def _fused(self, images: torch.Tensor) -> bool:
-        return (self.training and images.device.type == "cpu" and images.dtype == torch.float32
-                and not torch.is_autocast_enabled("cpu") and images.numel() > images.shape[1]
-                and cpu_kernels.rows_of(images) and cpu_kernels.available())
+        return (self.training and not torch.is_autocast_enabled("cpu")
+                and images.numel() > images.shape[1] and cpu_kernels.rows_of(images)
+                and cpu_kernels.serves(images))
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
         if not self._fused(images):

@@ -72,16 +72,11 @@ def _planes(images: torch.Tensor) -> torch.Tensor:
     return images.permute(2, 3, 0, 1).reshape(images.shape[2], images.shape[3], -1)
 
 
-def _fused(tensor: torch.Tensor) -> bool:
-    return (not torch.compiler.is_compiling() and tensor.device.type == "cpu"
-            and tensor.dtype == torch.float32 and cpu_kernels.available())
-
-
 def _to_points(row_matrix: torch.Tensor, column_matrix: torch.Tensor,
                images: torch.Tensor) -> torch.Tensor:
     """(N, C, H, W) images -> (P*Q, N, C) at the points: the fused kernel reads channels_last
     memory in place (the planes copy and two products otherwise)."""
-    if _fused(images) and images.is_contiguous(memory_format=torch.channels_last):
+    if cpu_kernels.serves(images) and images.is_contiguous(memory_format=torch.channels_last):
         return torch.ops.ganforge.to_points(images, row_matrix, column_matrix)
     points = _transform(row_matrix, column_matrix, _planes(images))
     return points.view(len(row_matrix) * len(column_matrix), images.shape[0], -1)
@@ -90,7 +85,7 @@ def _to_points(row_matrix: torch.Tensor, column_matrix: torch.Tensor,
 def _from_points(row_matrix: torch.Tensor, column_matrix: torch.Tensor,
                  points: torch.Tensor) -> torch.Tensor:
     """(P*Q, N, C) at the points -> (N, C, H, W) channels_last images."""
-    if _fused(points):
+    if cpu_kernels.serves(points):
         return torch.ops.ganforge.from_points(points, row_matrix, column_matrix)
     planes = points.view(row_matrix.shape[1], column_matrix.shape[1], -1)
     return _images(_transform(row_matrix, column_matrix, planes), points.shape[1])
