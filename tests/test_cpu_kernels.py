@@ -14,6 +14,7 @@ from ganforge.models.fast_layers import (
     fuse_batch_norm_activations,
     with_plain_layers,
 )
+from ganforge.training.steps import train_step
 from test_performance_paths import assert_same_function, small_session
 
 pytestmark = pytest.mark.skipif(not cpu_kernels.available(),
@@ -129,3 +130,23 @@ def test_total_norm_is_the_norm_of_every_element():
     torch.testing.assert_close(torch.ops.ganforge.total_norm(tensors).double(), expected,
                                atol=0, rtol=1e-6)
     assert not cpu_kernels.takes_norm([tensors[0][:, :, :2]])  # not dense: PyTorch's norm
+
+
+@pytest.mark.parametrize("preset", ["mnist-course", "mnist-dcgan"])
+def test_one_discriminator_pass_over_real_and_fake_is_two_passes(preset):
+    """D's real and fake batches in one call, BatchNorm statistics per batch: a step's losses,
+    scores and gradient norms, every gradient and the running statistics are those of two
+    calls (joint statistics would move the BatchNorm buffers by whole per cents)."""
+    joint, apart = (small_session([], preset) for _ in range(2))
+    assert joint.gan.joint_discriminator
+    apart.gan.joint_discriminator = False
+    real_images = next(joint.batches.epoch(0))[0]
+    joint_stats = train_step(joint.gan, real_images, joint.noise(0))
+    torch.testing.assert_close(joint_stats, train_step(apart.gan, real_images, apart.noise(0)),
+                               atol=1e-5, rtol=1e-5)
+    for network in ("generator", "discriminator"):
+        joint_net, apart_net = getattr(joint.gan, network), getattr(apart.gan, network)
+        for joint_buffer, apart_buffer in zip(joint_net.buffers(), apart_net.buffers()):
+            torch.testing.assert_close(joint_buffer, apart_buffer, atol=1e-6, rtol=1e-5)
+        for joint_param, apart_param in zip(joint_net.parameters(), apart_net.parameters()):
+            torch.testing.assert_close(joint_param.grad, apart_param.grad, atol=1e-5, rtol=1e-3)

@@ -93,6 +93,10 @@ def test_a_generator_that_ignores_z_is_reported_as_mode_collapse():
     assert warning.detector == "mode-collapse" and "spread only" in warning.message
     assert HealthMonitor(load_config("mnist-dcgan")).observe(
         {"event": "eval", "step": 100, "fid": 90.0, **collapsed}) == []
+    # Blobs wandering from 0.10 to 0.06 (a run's first epochs) never spread, so never collapsed.
+    early = HealthMonitor(load_config("mnist-dcgan"))
+    assert [early.observe({"event": "eval", "step": step, "fid": 200.0, "feature_spread": spread})
+            for step, spread in ((1, 0.10), (2, 0.06))] == [[], []]
 
 
 def test_classes_covered_dropping_is_mode_collapse():

@@ -191,8 +191,8 @@ def test_plain_copy_shares_the_state_dict():
     assert generator.state_dict().keys() == before.keys()
 
 
-def small_session(overrides: list[tuple[str, object]]):
-    return prepare(load_config("mnist-course", overrides=[
+def small_session(overrides: list[tuple[str, object]], preset: str = "mnist-course"):
+    return prepare(load_config(preset, overrides=[
         ("data.limit", 256), ("train.device", "cpu"), ("train.batch_size", 32),
         ("data.path", str(MNIST_DIR)), *overrides]))
 

@@ -89,53 +89,59 @@ std::vector<double> channel_sums(int64_t rows, int64_t channels, AddRow add) {
   return sums;
 }
 
-// Training-mode BatchNorm (biased variance) followed by a leaky ReLU of `slope` (0: ReLU).
-// Updates the running statistics as nn.BatchNorm does (unbiased variance; `momentum` < 0 for
-// PyTorch's None: the cumulative average over num_batches_tracked). Returns the output, the
-// batch mean and 1/sqrt(var + eps).
+// Training-mode BatchNorm (biased variance) followed by a leaky ReLU of `slope` (0: ReLU), with
+// statistics of its own for each of `groups` equal blocks of the batch (real and fake images in
+// one call, as two calls would see them). Updates the running statistics as nn.BatchNorm does,
+// once per group in order (unbiased variance; `momentum` < 0 for PyTorch's None: the cumulative
+// average over num_batches_tracked). Returns the output, the batch means and 1/sqrt(var + eps),
+// (groups, C) each.
 std::vector<at::Tensor> batch_norm_act_forward(const at::Tensor& images, const at::Tensor& weight,
                                                const at::Tensor& bias, at::Tensor running_mean,
                                                at::Tensor running_var,
                                                at::Tensor num_batches_tracked, double momentum,
-                                               double eps, double slope) {
-  const int64_t channels = images.size(1), rows = images.numel() / channels;
-  const float* x = images.data_ptr<float>();
-  const std::vector<float> origin(x, x + channels);
-  const float* shift0 = origin.data();
-  const auto sums = channel_sums(rows, channels, [=](int64_t row, float* sum, float* squares) {
-    add_moments(x + row * channels, shift0, sum, squares, channels);
-  });
+                                               double eps, double slope, int64_t groups) {
+  const int64_t channels = images.size(1), rows = images.numel() / channels / groups;
+  TORCH_CHECK(images.numel() == rows * groups * channels, "batch not divisible into groups");
   auto options = images.options();
-  auto mean = at::empty({channels}, options), invstd = at::empty({channels}, options);
-  std::vector<float> scale(channels), shift(channels);
+  auto mean = at::empty({groups, channels}, options), invstd = at::empty({groups, channels}, options);
+  auto out = at::empty_like(images);
   const float* gamma = weight.data_ptr<float>();
   const float* beta = bias.data_ptr<float>();
-  const int64_t batches = ++num_batches_tracked.data_ptr<int64_t>()[0];
-  const float factor = static_cast<float>(momentum < 0 ? 1.0 / batches : momentum);
   float* moving_mean = running_mean.data_ptr<float>();
   float* moving_var = running_var.data_ptr<float>();
-  for (int64_t c = 0; c < channels; ++c) {
-    const double offset = sums[c] / rows;
-    const double var = std::max(sums[channels + c] / rows - offset * offset, 0.0);
-    float* m = mean.data_ptr<float>() + c;
-    *m = static_cast<float>(origin[c] + offset);
-    invstd.data_ptr<float>()[c] = static_cast<float>(1.0 / std::sqrt(var + eps));
-    scale[c] = invstd.data_ptr<float>()[c] * gamma[c];
-    shift[c] = beta[c] - *m * scale[c];
-    moving_mean[c] = (1 - factor) * moving_mean[c] + factor * *m;
-    moving_var[c] = (1 - factor) * moving_var[c] +
-                    factor * static_cast<float>(var * rows / std::max<int64_t>(rows - 1, 1));
-  }
-  auto out = at::empty_like(images);
-  float* y = out.data_ptr<float>();
-  const float* sc = scale.data();
-  const float* sh = shift.data();
-  const float leak = static_cast<float>(slope);
-  at::parallel_for(0, rows, kGrain, [=](int64_t begin, int64_t end) {
-    for (int64_t row = begin; row < end; ++row) {
-      normalize_activate(x + row * channels, sc, sh, leak, y + row * channels, channels);
+  std::vector<float> scale(channels), shift(channels);
+  for (int64_t group = 0; group < groups; ++group) {
+    const float* x = images.data_ptr<float>() + group * rows * channels;
+    float* y = out.data_ptr<float>() + group * rows * channels;
+    const std::vector<float> origin(x, x + channels);
+    const float* shift0 = origin.data();
+    const auto sums = channel_sums(rows, channels, [=](int64_t row, float* sum, float* squares) {
+      add_moments(x + row * channels, shift0, sum, squares, channels);
+    });
+    const int64_t batches = ++num_batches_tracked.data_ptr<int64_t>()[0];
+    const float factor = static_cast<float>(momentum < 0 ? 1.0 / batches : momentum);
+    float* means = mean.data_ptr<float>() + group * channels;
+    float* invstds = invstd.data_ptr<float>() + group * channels;
+    for (int64_t c = 0; c < channels; ++c) {
+      const double offset = sums[c] / rows;
+      const double var = std::max(sums[channels + c] / rows - offset * offset, 0.0);
+      means[c] = static_cast<float>(origin[c] + offset);
+      invstds[c] = static_cast<float>(1.0 / std::sqrt(var + eps));
+      scale[c] = invstds[c] * gamma[c];
+      shift[c] = beta[c] - means[c] * scale[c];
+      moving_mean[c] = (1 - factor) * moving_mean[c] + factor * means[c];
+      moving_var[c] = (1 - factor) * moving_var[c] +
+                      factor * static_cast<float>(var * rows / std::max<int64_t>(rows - 1, 1));
     }
-  });
+    const float* sc = scale.data();
+    const float* sh = shift.data();
+    const float leak = static_cast<float>(slope);
+    at::parallel_for(0, rows, kGrain, [=](int64_t begin, int64_t end) {
+      for (int64_t row = begin; row < end; ++row) {
+        normalize_activate(x + row * channels, sc, sh, leak, y + row * channels, channels);
+      }
+    });
+  }
   return {out, mean, invstd};
 }
 
@@ -144,44 +150,46 @@ std::vector<at::Tensor> batch_norm_act_backward(const at::Tensor& grad_out, cons
                                                 const at::Tensor& weight, const at::Tensor& bias,
                                                 const at::Tensor& mean, const at::Tensor& invstd,
                                                 double slope) {
-  const int64_t channels = images.size(1), rows = images.numel() / channels;
-  const float* x = images.data_ptr<float>();
-  const float* dy = grad_out.data_ptr<float>();
-  const float* mu = mean.data_ptr<float>();
+  const int64_t groups = mean.size(0), channels = images.size(1);
+  const int64_t rows = images.numel() / channels / groups;
   const float* gamma = weight.data_ptr<float>();
   const float* beta = bias.data_ptr<float>();
-  const float* istd = invstd.data_ptr<float>();
-  std::vector<float> scale(channels), shift(channels);
-  for (int64_t c = 0; c < channels; ++c) {
-    scale[c] = istd[c] * gamma[c];
-    shift[c] = beta[c] - mu[c] * scale[c];
-  }
-  const float* sc = scale.data();
-  const float* sh = shift.data();
-  const float leak = static_cast<float>(slope);
-  const auto sums = channel_sums(rows, channels, [=](int64_t row, float* sum_g, float* sum_gx) {
-    add_gradient_moments(x + row * channels, dy + row * channels, sc, sh, mu, leak, sum_g, sum_gx,
-                         channels);
-  });
   auto options = images.options();
-  auto grad_weight = at::empty({channels}, options), grad_bias = at::empty({channels}, options);
-  std::vector<float> mean_g(channels), projection(channels);
-  for (int64_t c = 0; c < channels; ++c) {
-    grad_bias.data_ptr<float>()[c] = static_cast<float>(sums[c]);
-    grad_weight.data_ptr<float>()[c] = static_cast<float>(sums[channels + c] * istd[c]);
-    mean_g[c] = static_cast<float>(sums[c] / rows);
-    projection[c] = static_cast<float>(sums[channels + c] / rows * istd[c] * istd[c]);
-  }
+  auto grad_weight = at::zeros({channels}, options), grad_bias = at::zeros({channels}, options);
   auto grad_in = at::empty_like(images);
-  float* dx = grad_in.data_ptr<float>();
-  const float* mg = mean_g.data();
-  const float* pr = projection.data();
-  at::parallel_for(0, rows, kGrain, [=](int64_t begin, int64_t end) {
-    for (int64_t row = begin; row < end; ++row) {
-      input_gradient(x + row * channels, dy + row * channels, sc, sh, mu, mg, pr, leak,
-                     dx + row * channels, channels);
+  std::vector<float> scale(channels), shift(channels), mean_g(channels), projection(channels);
+  for (int64_t group = 0; group < groups; ++group) {
+    const float* x = images.data_ptr<float>() + group * rows * channels;
+    const float* dy = grad_out.data_ptr<float>() + group * rows * channels;
+    float* dx = grad_in.data_ptr<float>() + group * rows * channels;
+    const float* mu = mean.data_ptr<float>() + group * channels;
+    const float* istd = invstd.data_ptr<float>() + group * channels;
+    for (int64_t c = 0; c < channels; ++c) {
+      scale[c] = istd[c] * gamma[c];
+      shift[c] = beta[c] - mu[c] * scale[c];
     }
-  });
+    const float* sc = scale.data();
+    const float* sh = shift.data();
+    const float leak = static_cast<float>(slope);
+    const auto sums = channel_sums(rows, channels, [=](int64_t row, float* sum_g, float* sum_gx) {
+      add_gradient_moments(x + row * channels, dy + row * channels, sc, sh, mu, leak, sum_g,
+                           sum_gx, channels);
+    });
+    for (int64_t c = 0; c < channels; ++c) {
+      grad_bias.data_ptr<float>()[c] += static_cast<float>(sums[c]);
+      grad_weight.data_ptr<float>()[c] += static_cast<float>(sums[channels + c] * istd[c]);
+      mean_g[c] = static_cast<float>(sums[c] / rows);
+      projection[c] = static_cast<float>(sums[channels + c] / rows * istd[c] * istd[c]);
+    }
+    const float* mg = mean_g.data();
+    const float* pr = projection.data();
+    at::parallel_for(0, rows, kGrain, [=](int64_t begin, int64_t end) {
+      for (int64_t row = begin; row < end; ++row) {
+        input_gradient(x + row * channels, dy + row * channels, sc, sh, mu, mg, pr, leak,
+                       dx + row * channels, channels);
+      }
+    });
+  }
   return {grad_in, grad_weight, grad_bias};
 }
 
@@ -358,7 +366,7 @@ at::Tensor total_norm(at::TensorList tensors) {
 TORCH_LIBRARY(ganforge, m) {
   m.def("batch_norm_act_forward(Tensor images, Tensor weight, Tensor bias, Tensor(a!) running_mean,"
         " Tensor(b!) running_var, Tensor(c!) num_batches_tracked, float momentum, float eps,"
-        " float slope) -> Tensor[]", &batch_norm_act_forward);
+        " float slope, int groups) -> Tensor[]", &batch_norm_act_forward);
   m.def("batch_norm_act_backward(Tensor grad_out, Tensor images, Tensor weight, Tensor bias,"
         " Tensor mean, Tensor invstd, float slope) -> Tensor[]", &batch_norm_act_backward);
   m.def("col2im(Tensor columns, int batch, int height, int width, int kernel, int stride,"

@@ -84,15 +84,16 @@ def takes_norm(grads: list[torch.Tensor]) -> bool:
 
 class BatchNormActivation(torch.autograd.Function):
     """Training-mode BatchNorm (batch statistics, biased variance) then a leaky ReLU of
-    `slope` (0: ReLU), updating `norm`'s running statistics as nn.BatchNorm does."""
+    `slope` (0: ReLU), updating `norm`'s running statistics as nn.BatchNorm does; `groups` equal
+    blocks of the batch each normalised by their own statistics, as separate calls would."""
 
     @staticmethod
-    def forward(ctx, images, weight, bias, norm, slope):
+    def forward(ctx, images, weight, bias, norm, slope, groups):
         # momentum None (a cumulative average) goes to the kernel as -1.
         momentum = -1.0 if norm.momentum is None else norm.momentum
         out, mean, invstd = torch.ops.ganforge.batch_norm_act_forward(
             images, weight, bias, norm.running_mean, norm.running_var, norm.num_batches_tracked,
-            momentum, norm.eps, slope)
+            momentum, norm.eps, slope, groups)
         ctx.save_for_backward(images, weight, bias, mean, invstd)
         ctx.slope = slope
         return out
@@ -104,7 +105,7 @@ class BatchNormActivation(torch.autograd.Function):
         grad_in, grad_weight, grad_bias = torch.ops.ganforge.batch_norm_act_backward(
             grad_out.contiguous(memory_format=torch.channels_last), images, weight, bias, mean,
             invstd, ctx.slope)
-        return grad_in, grad_weight, grad_bias, None, None
+        return grad_in, grad_weight, grad_bias, None, None, None
 
 
 def col2im(columns: torch.Tensor, batch: int, height: int, width: int, kernel: int, stride: int,

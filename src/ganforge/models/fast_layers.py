@@ -9,6 +9,9 @@ uses PyTorch's own kernels.
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
+
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -55,9 +58,12 @@ class ConvTranspose2d(nn.ConvTranspose2d):
 
 class _BatchNormActivation:
     """A BatchNorm that also applies the activation which followed it (a leaky ReLU of
-    `negative_slope`, 0 for ReLU); in training on the CPU, as one fused kernel."""
+    `negative_slope`, 0 for ReLU); in training on the CPU, as one fused kernel. Inside
+    `batch_norm_groups(model, k)` the batch is k equal blocks, each normalised by its own
+    statistics, exactly as k separate calls."""
 
     negative_slope: float
+    groups = 1
 
     def _fused(self, images: torch.Tensor) -> bool:
         return (self.training and not torch.is_autocast_enabled("cpu")
@@ -65,10 +71,13 @@ class _BatchNormActivation:
                 and cpu_kernels.serves(images))
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
-        if not self._fused(images):
-            return F.leaky_relu(super().forward(images), self.negative_slope, inplace=True)
-        return cpu_kernels.BatchNormActivation.apply(images, self.weight, self.bias, self,
-                                                     self.negative_slope)
+        if self._fused(images):
+            return cpu_kernels.BatchNormActivation.apply(images, self.weight, self.bias, self,
+                                                         self.negative_slope, self.groups)
+        blocks = []
+        for block in images.chunk(self.groups):
+            blocks.append(F.leaky_relu(super().forward(block), self.negative_slope, inplace=True))
+        return blocks[0] if self.groups == 1 else torch.cat(blocks)
 
 
 class BatchNorm2dActivation(_BatchNormActivation, nn.BatchNorm2d):
@@ -94,6 +103,29 @@ def fuse_batch_norm_activations(model: nn.Module) -> nn.Module:
                 norm.negative_slope = getattr(activation, "negative_slope", 0.0)
                 sequential[index + 1] = nn.Identity()
     return model
+
+
+def joins_batches(model: nn.Module) -> bool:
+    """Whether `batch_norm_groups` makes one call of `model` on k stacked batches compute what k
+    calls do: every BatchNorm fused (so it keeps per-block statistics) and no spectral norm
+    (whose power iteration steps once per call)."""
+    return not any((isinstance(module, nn.modules.batchnorm._BatchNorm)
+                    and not isinstance(module, _BatchNormActivation))
+                   or torch.nn.utils.parametrize.is_parametrized(module)
+                   for module in model.modules())
+
+
+@contextlib.contextmanager
+def batch_norm_groups(model: nn.Module, groups: int) -> Iterator[None]:
+    """Within: `model`'s fused BatchNorms normalise `groups` equal blocks of a batch apart."""
+    norms = [module for module in model.modules() if isinstance(module, _BatchNormActivation)]
+    for norm in norms:
+        norm.groups = groups
+    try:
+        yield
+    finally:
+        for norm in norms:
+            del norm.groups
 
 
 def with_plain_layers(model: nn.Module) -> nn.Module:

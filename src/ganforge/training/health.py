@@ -22,6 +22,9 @@ from ganforge.registry import Registry
 MIN_INTERVALS = 3
 REARM = 3
 DIVERGENCE_FACTOR = 100.0  # "orders of magnitude": two of them above the early level
+# An untrained G's blobs spread about 0.1x as widely as real images and wander between 0.06 and
+# 0.1 before G draws anything, so only a fall from a spread G has reached counts as collapse.
+SPREAD_REACHED = 0.25
 
 
 @dataclass
@@ -111,7 +114,8 @@ def mode_collapse(history: History) -> str | None:
     well below the real spread (an untrained G's is low too, so it must fall), or realistic
     samples with almost no recall."""
     spreads = [record["feature_spread"] for record in history.evals if "feature_spread" in record]
-    if len(spreads) >= 2 and spreads[-1] < 0.5 and spreads[-1] < 0.7 * max(spreads[:-1]):
+    if (len(spreads) >= 2 and max(spreads[:-1]) >= SPREAD_REACHED and spreads[-1] < 0.5
+            and spreads[-1] < 0.7 * max(spreads[:-1])):
         return (f"mode collapse: generated samples spread only {spreads[-1]:.2f}x as widely as real "
                 f"ones in feature space, down from {max(spreads[:-1]):.2f}x, so G makes few distinct "
                 "images")

@@ -21,7 +21,7 @@ from ganforge.data.sources import data_shape, load_data
 from ganforge.errors import CheckpointError, ConfigError, GanforgeError, TrainingDiverged
 from ganforge.losses import LOSSES
 from ganforge.models import MODELS, build_discriminator, build_generator
-from ganforge.models.fast_layers import fuse_batch_norm_activations
+from ganforge.models.fast_layers import fuse_batch_norm_activations, joins_batches
 from ganforge.sampling import generate
 from ganforge.training import checkpoint
 from ganforge.training.cuda_graph import GraphedStep
@@ -231,6 +231,8 @@ def prepare(config: Config, ranks: Ranks = ONE_PROCESS) -> Session:
         if train.ema_half_life else None,
         ranks.average_gradients if ranks.active else None,
         torch.bfloat16 if train.precision == "bf16" else None,
+        joint_discriminator=device.type == "cpu" and train.compile == "off"
+        and joins_batches(discriminator),
     )
     if train.compile != "off":
         compile_models(gan, train.compile)

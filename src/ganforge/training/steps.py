@@ -12,6 +12,7 @@ from torch import nn
 from ganforge.data.augment import diff_augment
 from ganforge.losses import GanLoss, gradient_penalty, r1_penalty
 from ganforge.models import cpu_kernels
+from ganforge.models.fast_layers import batch_norm_groups
 from ganforge.training.ema import Ema
 
 # What a step reports, in this order; the loop averages them per log interval and per epoch.
@@ -45,6 +46,8 @@ class Gan:
     # Several processes: average a model's gradients over them before its optimizer steps.
     sync_gradients: Callable[[nn.Module], None] | None = None
     autocast_dtype: torch.dtype | None = None  # bf16: forward passes under autocast
+    # D takes real and fake images in one call (fast_layers.joins_batches); the same function.
+    joint_discriminator: bool = False
 
     def forward_precision(self, device: torch.device) -> contextlib.AbstractContextManager:
         """Autocast for a forward pass when a reduced precision is asked (losses stay fp32)."""
@@ -93,9 +96,15 @@ def train_step(gan: Gan, real_images: torch.Tensor, z: torch.Tensor,
     fake_input = gan.discriminator_input(fake_images.detach())
     if gan.r1_weight:
         real_input = real_input.detach().requires_grad_(True)
-    with precision:
-        real_logits = discriminator(real_input, labels).float()
-        fake_logits = discriminator(fake_input, labels).float()
+    if gan.joint_discriminator and real_input.shape == fake_input.shape:  # fewer, larger kernels
+        both_labels = None if labels is None else torch.cat([labels, labels])
+        with precision, batch_norm_groups(discriminator, 2):
+            both = discriminator(torch.cat([real_input, fake_input]), both_labels).float()
+        real_logits, fake_logits = both.chunk(2)
+    else:
+        with precision:
+            real_logits = discriminator(real_input, labels).float()
+            fake_logits = discriminator(fake_input, labels).float()
     loss_d = loss.discriminator(real_logits, fake_logits, gan.real_label, gan.fake_label)
     if loss.gradient_penalty:
         loss_d = loss_d + gan.gp_weight * gradient_penalty(discriminator, real_input, fake_input, labels)
