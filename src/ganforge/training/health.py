@@ -111,7 +111,7 @@ def divergence(history: History) -> str | None:
 
 def mode_collapse(history: History) -> str | None:
     """From the evaluations: classes covered dropping, the spread of generated features falling
-    well below the real spread (an untrained G's is low too, so it must fall), or realistic
+    well below the real spread from a spread G had reached (an untrained G's is low too), or realistic
     samples with almost no recall."""
     spreads = [record["feature_spread"] for record in history.evals if "feature_spread" in record]
     if (len(spreads) >= 2 and max(spreads[:-1]) >= SPREAD_REACHED and spreads[-1] < 0.5
