@@ -55,17 +55,18 @@ def test_fused_batch_norm_activation_trains_as_pytorch(norm, activation, shape):
 @pytest.mark.parametrize("channels, kernel, stride, size", [
     (64, 3, 2, 6), (16, 5, 2, 5), (8, 2, 3, 3), (1, 4, 2, 13), (3, 3, 1, 4), (2, 2, 3, 1),
 ])
-def test_fused_col2im_matches_the_pytorch_one(channels, kernel, stride, size):
-    """Many channels (gathered per output pixel) and few (scattered per image), strides larger
-    than the kernel (gaps) and a transposed, non-contiguous column matrix."""
+def test_fused_spread_matches_the_product_and_col2im(channels, kernel, stride, size):
+    """Many channels (gathered per output pixel) and few (scattered per image, from transposed
+    columns where k*k*C is not a multiple of 8), strides larger than the kernel (gaps), and a batch
+    that the kernel's blocks of images do not divide."""
     torch.manual_seed(0)
-    out_size = (size - 1) * stride + kernel
-    columns = torch.randn(3 * size * size, kernel * kernel * channels)
-    for matrix in (columns, columns.t().contiguous().t()):
-        expected = cpu_conv.col2im(matrix, 3, size, size, kernel, stride, out_size, out_size)
-        actual = cpu_kernels.col2im(matrix, 3, size, size, kernel, stride, out_size, out_size)
-        assert actual.is_contiguous(memory_format=torch.channels_last)
-        torch.testing.assert_close(actual, expected, atol=1e-5, rtol=1e-5)
+    batch, out_size = cpu_kernels.SPREAD_IMAGES + 3, (size - 1) * stride + kernel
+    rows, matrix = torch.randn(batch * size * size, 5), torch.randn(kernel * kernel * channels, 5)
+    expected = cpu_conv.col2im(rows @ matrix.t(), batch, size, size, kernel, stride, out_size,
+                               out_size)
+    actual = cpu_kernels.spread(rows, matrix, batch, size, size, kernel, stride, out_size, out_size)
+    assert actual.is_contiguous(memory_format=torch.channels_last)
+    torch.testing.assert_close(actual, expected, atol=1e-5, rtol=1e-5)
 
 
 def test_fused_toom_cook_transforms_match_the_products():

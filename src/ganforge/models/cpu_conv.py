@@ -12,7 +12,8 @@ product in NHWC, which therefore runs:
   gradient 3.9 -> 0.7 ms): a matrix product and col2im of a few channels;
 - every weight gradient: im2col(input)^T @ output gradient (G's 6x6 -> 13x13 layer 12.4 ->
   7.4 ms, D's last 1.0 -> 0.2 ms);
-- with the fused col2im (`cpu_kernels`), every spread: G's 6x6 -> 13x13 forward 5.6 -> 4.4 ms.
+- with the fused kernels (`cpu_kernels.spread`: the product 8 images at a time, col2im from the
+  cache), every spread: G's 6x6 -> 13x13 forward 5.6 -> 4.4 ms (product, then col2im) -> 4.0.
 Batch 128, this 2-core CPU, one pass each, alternating (docs/performance.md). im2col (a
 strided view, copied once) and col2im (k row and k column additions) are each other's adjoints.
 """
@@ -130,12 +131,14 @@ def _spread(images: torch.Tensor, weight: torch.Tensor, stride: int, out_height:
         extra = (out_height - (height - 1) * stride - kernel, out_width - (width - 1) * stride - kernel)
         return F.conv_transpose2d(images, weight, stride=stride, output_padding=extra)
     rows, matrix = nhwc(images).reshape(batch * height * width, -1), _conv_matrix(weight)
+    if fused:
+        return cpu_kernels.spread(rows, matrix, batch, height, width, kernel, stride, out_height,
+                                  out_width)
     # MKL runs a tall product whose width is not a multiple of 8 (one AVX register) up to 3x
     # slower than its transpose (D's first layer's 9 columns: 0.60 vs 0.19 ms); col2im reads
     # either layout.
     columns = rows @ matrix.t() if matrix.shape[0] % 8 == 0 else (matrix @ rows.t()).t()
-    spread = cpu_kernels.col2im if fused else col2im
-    return spread(columns, batch, height, width, kernel, stride, out_height, out_width)
+    return col2im(columns, batch, height, width, kernel, stride, out_height, out_width)
 
 
 def _weight_gradient(rows: torch.Tensor, smaller: torch.Tensor, kernel: int) -> torch.Tensor:

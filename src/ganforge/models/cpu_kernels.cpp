@@ -208,60 +208,97 @@ void add_tap(const float* __restrict__ tap, float* __restrict__ pixel, int64_t c
   for (int64_t c = 0; c < channels; ++c) pixel[c] += tap[c];
 }
 
-// col2im for channels_last images: columns (N*h*w, k*k*C), any strides; row (n, i, j) holds the
-// k x k patch of input pixel (i, j), each tap C values.
-at::Tensor col2im(const at::Tensor& columns, int64_t batch, int64_t height, int64_t width,
-                  int64_t kernel, int64_t stride, int64_t out_height, int64_t out_width) {
-  const int64_t channels = columns.size(1) / (kernel * kernel);
-  auto out = at::empty({batch, channels, out_height, out_width},
-                       columns.options().memory_format(at::MemoryFormat::ChannelsLast));
-  float* dst = out.data_ptr<float>();
-  if (channels < kVectorChannels) {
-    // Few channels: each image's taps are added where they land, element by element.
-    const float* src = columns.data_ptr<float>();
-    const int64_t row_step = columns.stride(0), column_step = columns.stride(1);
-    at::parallel_for(0, batch, 1, [=](int64_t begin, int64_t end) {
-      float* image = dst + begin * out_height * out_width * channels;
-      std::fill(image, dst + end * out_height * out_width * channels, 0.f);
-      for (int64_t n = begin; n < end; ++n, image += out_height * out_width * channels) {
-        for (int64_t i = 0; i < height; ++i) {
-          for (int64_t j = 0; j < width; ++j) {
-            const float* patch = src + ((n * height + i) * width + j) * row_step;
-            for (int64_t ki = 0; ki < kernel; ++ki) {
-              float* line = image + ((i * stride + ki) * out_width + j * stride) * channels;
-              for (int64_t tap = 0; tap < kernel * channels; ++tap) {
-                line[tap] += patch[(ki * kernel * channels + tap) * column_step];
-              }
-            }
+// The geometry of a col2im: input h x w pixels, k x k taps of C channels each at stride s, into
+// out_h x out_w pixels.
+struct Spread {
+  int64_t height, width, kernel, stride, out_height, out_width, channels;
+  int64_t rows_per_image() const { return height * width; }
+  int64_t image_size() const { return out_height * out_width * channels; }
+};
+
+// Few channels: `count` images' taps, columns at `src` with any strides, added where they land,
+// element by element, into the images at `dst`.
+void scatter_images(const float* src, int64_t row_step, int64_t column_step, int64_t count,
+                    float* dst, const Spread& g) {
+  const int64_t channels = g.channels, kernel = g.kernel;
+  std::fill(dst, dst + count * g.image_size(), 0.f);
+  for (int64_t n = 0; n < count; ++n) {
+    float* image = dst + n * g.image_size();
+    for (int64_t i = 0; i < g.height; ++i) {
+      for (int64_t j = 0; j < g.width; ++j) {
+        const float* patch = src + ((n * g.height + i) * g.width + j) * row_step;
+        for (int64_t ki = 0; ki < kernel; ++ki) {
+          float* line = image + ((i * g.stride + ki) * g.out_width + j * g.stride) * channels;
+          for (int64_t tap = 0; tap < kernel * channels; ++tap) {
+            line[tap] += patch[(ki * kernel * channels + tap) * column_step];
           }
         }
       }
-    });
-    return out;
+    }
   }
-  // Many channels (contiguous rows): each output pixel sums the taps that reach it, read once,
-  // written once.
-  const at::Tensor rows = columns.contiguous();
-  const float* src = rows.data_ptr<float>();
+}
+
+// Many channels: output lines [begin, end) (line = image * out_h + y) of the images at `dst`,
+// each pixel the sum of the taps that reach it, from contiguous columns rows at `src` (row 0 is
+// image 0's first pixel): every column read once, every pixel written once.
+void gather_lines(const float* src, int64_t begin, int64_t end, float* dst, const Spread& g) {
+  const int64_t channels = g.channels, kernel = g.kernel, stride = g.stride;
   const int64_t patch = kernel * kernel * channels;
-  at::parallel_for(0, batch * out_height, 1, [=](int64_t begin, int64_t end) {
-    for (int64_t line = begin; line < end; ++line) {
-      const int64_t n = line / out_height, y = line % out_height;
-      for (int64_t x = 0; x < out_width; ++x) {
-        float* pixel = dst + (line * out_width + x) * channels;
-        std::fill(pixel, pixel + channels, 0.f);
-        // Tap ki reaches row y from input row i = (y - ki) / stride when that divides and lies in
-        // the input.
-        for (int64_t ki = y % stride; ki < kernel && ki <= y; ki += stride) {
-          const int64_t i = (y - ki) / stride;
-          if (i >= height) continue;
-          for (int64_t kj = x % stride; kj < kernel && kj <= x; kj += stride) {
-            const int64_t j = (x - kj) / stride;
-            if (j >= width) continue;
-            add_tap(src + ((n * height + i) * width + j) * patch + (ki * kernel + kj) * channels,
-                    pixel, channels);
-          }
+  for (int64_t line = begin; line < end; ++line) {
+    const int64_t n = line / g.out_height, y = line % g.out_height;
+    for (int64_t x = 0; x < g.out_width; ++x) {
+      float* pixel = dst + (line * g.out_width + x) * channels;
+      std::fill(pixel, pixel + channels, 0.f);
+      // Tap ki reaches row y from input row i = (y - ki) / stride when that divides and lies in
+      // the input.
+      for (int64_t ki = y % stride; ki < kernel && ki <= y; ki += stride) {
+        const int64_t i = (y - ki) / stride;
+        if (i >= g.height) continue;
+        for (int64_t kj = x % stride; kj < kernel && kj <= x; kj += stride) {
+          const int64_t j = (x - kj) / stride;
+          if (j >= g.width) continue;
+          add_tap(src + ((n * g.height + i) * g.width + j) * patch + (ki * kernel + kj) * channels,
+                  pixel, channels);
         }
+      }
+    }
+  }
+}
+
+at::Tensor new_image(const at::Tensor& like, int64_t batch, const Spread& g) {
+  return at::empty({batch, g.channels, g.out_height, g.out_width},
+                   like.options().memory_format(at::MemoryFormat::ChannelsLast));
+}
+
+// rows (N*h*w, C_in) @ matrix^T (matrix: (k*k*C_out, C_in)), then col2im: a transposed
+// convolution's forward, a convolution's input gradient. `images_per_task` images at a time, each
+// task one single-threaded product into columns of its own that stay in the core's cache for the
+// col2im (the whole batch's columns are 5-11 MB here, written to memory and read back).
+at::Tensor spread(const at::Tensor& rows, const at::Tensor& matrix, int64_t batch, int64_t height,
+                  int64_t width, int64_t kernel, int64_t stride, int64_t out_height,
+                  int64_t out_width, int64_t images_per_task) {
+  const Spread g{height, width, kernel, stride, out_height, out_width,
+                 matrix.size(0) / (kernel * kernel)};
+  auto out = new_image(rows, batch, g);
+  float* dst = out.data_ptr<float>();
+  // MKL runs a product whose width is not a multiple of 8 (one AVX register) up to 3x slower than
+  // its transpose; the few-channel scatter reads either layout.
+  const bool transposed = matrix.size(0) % 8 != 0;
+  TORCH_CHECK(!transposed || g.channels < kVectorChannels, "transposed columns need few channels");
+  const int64_t tasks = (batch + images_per_task - 1) / images_per_task;
+  at::parallel_for(0, tasks, 1, [&](int64_t begin, int64_t end) {
+    for (int64_t task = begin; task < end; ++task) {
+      const int64_t first = task * images_per_task;
+      const int64_t count = std::min(images_per_task, batch - first);
+      const auto block = rows.narrow(0, first * g.rows_per_image(), count * g.rows_per_image());
+      const auto columns = transposed ? at::mm(matrix, block.t()) : at::mm(block, matrix.t());
+      float* images = dst + first * g.image_size();
+      if (g.channels < kVectorChannels) {
+        const int64_t row_step = transposed ? 1 : columns.stride(0);
+        const int64_t column_step = transposed ? columns.stride(0) : 1;
+        scatter_images(columns.data_ptr<float>(), row_step, column_step, count, images, g);
+      } else {
+        gather_lines(columns.data_ptr<float>(), 0, count * out_height, images, g);
       }
     }
   });
@@ -369,8 +406,8 @@ TORCH_LIBRARY(ganforge, m) {
         " float slope, int groups) -> Tensor[]", &batch_norm_act_forward);
   m.def("batch_norm_act_backward(Tensor grad_out, Tensor images, Tensor weight, Tensor bias,"
         " Tensor mean, Tensor invstd, float slope) -> Tensor[]", &batch_norm_act_backward);
-  m.def("col2im(Tensor columns, int batch, int height, int width, int kernel, int stride,"
-        " int out_height, int out_width) -> Tensor", &col2im);
+  m.def("spread(Tensor rows, Tensor matrix, int batch, int height, int width, int kernel,"
+        " int stride, int out_height, int out_width, int images_per_task) -> Tensor", &spread);
   m.def("to_points(Tensor images, Tensor rows, Tensor columns) -> Tensor", &to_points);
   m.def("from_points(Tensor points, Tensor rows, Tensor columns) -> Tensor", &from_points);
   m.def("total_norm(Tensor[] tensors) -> Tensor", &total_norm);
