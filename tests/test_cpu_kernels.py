@@ -69,6 +69,20 @@ def test_fused_spread_matches_the_product_and_col2im(channels, kernel, stride, s
     torch.testing.assert_close(actual, expected, atol=1e-5, rtol=1e-5)
 
 
+@pytest.mark.parametrize("channels, kernel, stride, size", [(64, 3, 2, 13), (16, 5, 2, 13), (8, 2, 3, 9)])
+def test_fused_weight_gradient_matches_im2col_and_a_product(channels, kernel, stride, size):
+    """Overlapping patches, gaps between them (stride > kernel), a batch the kernel's blocks of
+    images do not divide."""
+    torch.manual_seed(0)
+    batch, small = cpu_kernels.SPREAD_IMAGES + 3, (size - kernel) // stride + 1
+    larger = torch.randn(batch, channels, size, size).contiguous(memory_format=torch.channels_last)
+    smaller = torch.randn(batch, 6, small, small).contiguous(memory_format=torch.channels_last)
+    rows = cpu_conv.im2col(cpu_conv.nhwc(larger), kernel, stride, small, small)
+    expected = rows.t() @ cpu_conv.nhwc(smaller).reshape(-1, 6)
+    actual = cpu_kernels.weight_gradient(larger, smaller, kernel, stride)
+    torch.testing.assert_close(actual, expected, atol=1e-4, rtol=1e-5)
+
+
 def test_fused_toom_cook_transforms_match_the_products():
     torch.manual_seed(0)
     images = torch.randn(4, 6, 3, 3).contiguous(memory_format=torch.channels_last)

@@ -11,7 +11,8 @@ product in NHWC, which therefore runs:
 - spreading into an image of <= 4 channels (G's last layer 7.2 -> 2.1 ms; D's first input
   gradient 3.9 -> 0.7 ms): a matrix product and col2im of a few channels;
 - every weight gradient: im2col(input)^T @ output gradient (G's 6x6 -> 13x13 layer 12.4 ->
-  7.4 ms, D's last 1.0 -> 0.2 ms);
+  7.4 ms, D's last 1.0 -> 0.2 ms); with many channels, by `cpu_kernels.weight_gradient` (8
+  images' im2col rows at a time, multiplied while in cache: -1.5 ms a step);
 - with the fused kernels (`cpu_kernels.spread`: the product 8 images at a time, col2im from the
   cache), every spread: G's 6x6 -> 13x13 forward 5.6 -> 4.4 ms (product, then col2im) -> 4.0.
 Batch 128, this 2-core CPU, one pass each, alternating (docs/performance.md). im2col (a
@@ -143,11 +144,24 @@ def _spread(images: torch.Tensor, weight: torch.Tensor, stride: int, out_height:
 
 def _weight_gradient(rows: torch.Tensor, smaller: torch.Tensor, kernel: int) -> torch.Tensor:
     """rows^T @ smaller: the weight gradient of a correlation from the larger side (whose im2col
-    `rows` are) to `smaller`, in the (C_smaller, C_larger, k, k) layout that is both a Conv2d's
-    and a ConvTranspose2d's own."""
-    channels = smaller.shape[1]
-    grad_rows = nhwc(smaller).reshape(-1, channels)
-    return (rows.t() @ grad_rows).view(kernel, kernel, -1, channels).permute(3, 2, 0, 1)
+    `rows` are) to `smaller`."""
+    return _weight_layout(rows.t() @ nhwc(smaller).reshape(-1, smaller.shape[1]), kernel)
+
+
+def _weight_layout(product: torch.Tensor, kernel: int) -> torch.Tensor:
+    """A (k*k*C_larger, C_smaller) weight-gradient matrix in the (C_smaller, C_larger, k, k)
+    layout that is both a Conv2d's and a ConvTranspose2d's own."""
+    return product.view(kernel, kernel, -1, product.shape[1]).permute(3, 2, 0, 1)
+
+
+def _fused_weight_gradient(larger: torch.Tensor, smaller: torch.Tensor) -> bool:
+    """Whether `cpu_kernels.weight_gradient` takes this pass: many channels on the larger side
+    (few are copied tap by tap, see im2col), patches that overlap or miss pixels (a 1x1 smaller
+    side's patches are a view), both channels_last, and not differentiated again (grad mode
+    off)."""
+    return (larger.shape[1] > IMAGE_CHANNELS and smaller.shape[2] * smaller.shape[3] > 1
+            and not torch.is_grad_enabled() and cpu_kernels.serves(larger)
+            and cpu_kernels.rows_of(larger) and cpu_kernels.rows_of(smaller))
 
 
 class Convolution(torch.autograd.Function):
@@ -176,8 +190,11 @@ class Convolution(torch.autograd.Function):
         images, weight = ctx.saved_tensors
         stride, kernel = ctx.stride, weight.shape[2]
         larger, smaller = (grad_out, images) if ctx.transposed else (images, grad_out)
-        rows = None
-        if ctx.needs_input_grad[1]:
+        rows = grad_weight = None
+        if ctx.needs_input_grad[1] and _fused_weight_gradient(larger, smaller):
+            grad_weight = _weight_layout(
+                cpu_kernels.weight_gradient(larger, smaller, kernel, stride), kernel)
+        elif ctx.needs_input_grad[1]:
             rows = im2col(nhwc(larger), kernel, stride, *smaller.shape[2:])
         grad_images = None
         if ctx.needs_input_grad[0] and not ctx.transposed:
@@ -190,5 +207,6 @@ class Convolution(torch.autograd.Function):
                 0, 3, 1, 2)
         elif ctx.needs_input_grad[0]:
             grad_images = _correlate(grad_out, weight, stride, *images.shape[2:])
-        grad_weight = None if rows is None else _weight_gradient(rows, smaller, kernel)
+        if rows is not None:
+            grad_weight = _weight_gradient(rows, smaller, kernel)
         return grad_images, grad_weight, None, None

@@ -305,6 +305,52 @@ at::Tensor spread(const at::Tensor& rows, const at::Tensor& matrix, int64_t batc
   return out;
 }
 
+// The weight gradient of an unpadded strided correlation between a larger channels_last image
+// (N, C, H, W) and a smaller one (N, C_s, h, w): im2col(larger)^T @ smaller's pixel rows, a
+// (k*k*C, C_s) matrix. `images_per_task` images at a time, each task's im2col rows built in a
+// buffer of its own and multiplied while they are in the core's cache (the whole batch's rows
+// are 5-11 MB here); each thread adds its tasks' products into a sum of its own, the sums added
+// in thread order.
+at::Tensor weight_gradient(const at::Tensor& larger, const at::Tensor& smaller, int64_t kernel,
+                           int64_t stride, int64_t images_per_task) {
+  const int64_t batch = larger.size(0), channels = larger.size(1);
+  const int64_t in_height = larger.size(2), in_width = larger.size(3);
+  const int64_t height = smaller.size(2), width = smaller.size(3);
+  const int64_t row_length = kernel * kernel * channels, rows_per_image = height * width;
+  const float* src = larger.data_ptr<float>();
+  // (N*h*w, C_s): channels_last memory read as a matrix.
+  const auto grad_rows = smaller.permute({0, 2, 3, 1}).reshape({-1, smaller.size(1)});
+  std::vector<at::Tensor> sums(at::get_num_threads());
+  const int64_t tasks = (batch + images_per_task - 1) / images_per_task;
+  at::parallel_for(0, tasks, 1, [&](int64_t begin, int64_t end) {
+    auto& sum = sums[at::get_thread_num()];
+    sum = at::zeros({row_length, smaller.size(1)}, larger.options());
+    for (int64_t task = begin; task < end; ++task) {
+      const int64_t first = task * images_per_task;
+      const int64_t count = std::min(images_per_task, batch - first);
+      auto rows = at::empty({count * rows_per_image, row_length}, larger.options());
+      float* row = rows.data_ptr<float>();
+      for (int64_t n = first; n < first + count; ++n) {
+        for (int64_t i = 0; i < height; ++i) {
+          for (int64_t j = 0; j < width; ++j, row += row_length) {
+            // Tap row ki of the patch: k pixels in a row of the image, k*C contiguous values.
+            for (int64_t ki = 0; ki < kernel; ++ki) {
+              const float* line = src + ((n * in_height + i * stride + ki) * in_width + j * stride) * channels;
+              std::copy(line, line + kernel * channels, row + ki * kernel * channels);
+            }
+          }
+        }
+      }
+      sum.addmm_(rows.t(), grad_rows.narrow(0, first * rows_per_image, count * rows_per_image));
+    }
+  });
+  at::Tensor total;
+  for (const auto& sum : sums) {
+    if (sum.defined()) total = total.defined() ? total.add_(sum) : sum;
+  }
+  return total;
+}
+
 // y += a * x over the channels.
 void add_scaled(float a, const float* __restrict__ x, float* __restrict__ y, int64_t channels) {
   for (int64_t c = 0; c < channels; ++c) y[c] += a * x[c];
@@ -408,6 +454,8 @@ TORCH_LIBRARY(ganforge, m) {
         " Tensor mean, Tensor invstd, float slope) -> Tensor[]", &batch_norm_act_backward);
   m.def("spread(Tensor rows, Tensor matrix, int batch, int height, int width, int kernel,"
         " int stride, int out_height, int out_width, int images_per_task) -> Tensor", &spread);
+  m.def("weight_gradient(Tensor larger, Tensor smaller, int kernel, int stride,"
+        " int images_per_task) -> Tensor", &weight_gradient);
   m.def("to_points(Tensor images, Tensor rows, Tensor columns) -> Tensor", &to_points);
   m.def("from_points(Tensor points, Tensor rows, Tensor columns) -> Tensor", &from_points);
   m.def("total_norm(Tensor[] tensors) -> Tensor", &total_norm);

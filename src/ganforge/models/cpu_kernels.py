@@ -1,14 +1,17 @@
 """Fused CPU kernels (`cpu_kernels.cpp`), compiled on first use, for passes PyTorch runs as
-several sweeps over memory: BatchNorm with the activation after it, col2im, and the Toom-Cook
-layer's transforms.
+several sweeps over memory: BatchNorm with the activation after it, a spread's matrix product
+with its col2im, a weight gradient's im2col with its product, and the Toom-Cook layer's
+transforms.
 
 On this project's 2-core CPU a GAN step is bound by memory traffic as much as by arithmetic.
 Training-mode BatchNorm followed by ReLU takes six or seven sweeps over the activations forward
 and back (statistics, normalisation, activation; activation gradient, two for BatchNorm's) plus
 small ops for the running statistics; fused, four, and the activation's output is not kept for
 the backward pass. col2im reads each column once and writes each output pixel once instead of adding
-k row and k column slices. The transforms read and write channels_last images in place instead
-of copying them into planes first.
+k row and k column slices. The spread and the weight gradient work a few images at a time, so the
+columns or im2col rows between copy and product stay in the cache instead of travelling to
+memory and back. The transforms read and write channels_last images in place instead of copying
+them into planes first.
 
 The kernels are compiled by PyTorch's `cpp_extension` (a C++ compiler and ninja; about 15 s,
 once per machine, cached under ~/.cache/torch_extensions). Where that fails, `available()` is
@@ -108,7 +111,8 @@ class BatchNormActivation(torch.autograd.Function):
         return grad_in, grad_weight, grad_bias, None, None, None
 
 
-# Images per product in `spread`: their columns (0.3-0.7 MB here) stay in a core's 1 MB L2.
+# Images per product in `spread` and `weight_gradient`: their columns or im2col rows (0.3-0.7 MB
+# here) stay in a core's 1 MB L2.
 SPREAD_IMAGES = 8
 
 
@@ -119,3 +123,11 @@ def spread(rows: torch.Tensor, matrix: torch.Tensor, batch: int, height: int, wi
     and writes every pixel once."""
     return torch.ops.ganforge.spread(rows, matrix, batch, height, width, kernel, stride,
                                      out_height, out_width, SPREAD_IMAGES)
+
+
+def weight_gradient(larger: torch.Tensor, smaller: torch.Tensor, kernel: int,
+                    stride: int) -> torch.Tensor:
+    """im2col(larger)^T @ smaller's pixel rows, (k*k*C_larger, C_smaller), for channels_last
+    `larger` and `smaller` (`rows_of`), a few images at a time so the im2col rows never leave the
+    cache."""
+    return torch.ops.ganforge.weight_gradient(larger, smaller, kernel, stride, SPREAD_IMAGES)
