@@ -60,7 +60,7 @@ def test_fused_spread_matches_the_product_and_col2im(channels, kernel, stride, s
     columns where k*k*C is not a multiple of 8), strides larger than the kernel (gaps), and a batch
     that the kernel's blocks of images do not divide."""
     torch.manual_seed(0)
-    batch, out_size = cpu_kernels.SPREAD_IMAGES + 3, (size - 1) * stride + kernel
+    batch, out_size = cpu_kernels.BLOCK_IMAGES + 3, (size - 1) * stride + kernel
     rows, matrix = torch.randn(batch * size * size, 5), torch.randn(kernel * kernel * channels, 5)
     expected = cpu_conv.col2im(rows @ matrix.t(), batch, size, size, kernel, stride, out_size,
                                out_size)
@@ -74,7 +74,7 @@ def test_fused_weight_gradient_matches_im2col_and_a_product(channels, kernel, st
     """Overlapping patches, gaps between them (stride > kernel), a batch the kernel's blocks of
     images do not divide."""
     torch.manual_seed(0)
-    batch, small = cpu_kernels.SPREAD_IMAGES + 3, (size - kernel) // stride + 1
+    batch, small = cpu_kernels.BLOCK_IMAGES + 3, (size - kernel) // stride + 1
     larger = torch.randn(batch, channels, size, size).contiguous(memory_format=torch.channels_last)
     smaller = torch.randn(batch, 6, small, small).contiguous(memory_format=torch.channels_last)
     rows = cpu_conv.im2col(cpu_conv.nhwc(larger), kernel, stride, small, small)

@@ -111,9 +111,9 @@ class BatchNormActivation(torch.autograd.Function):
         return grad_in, grad_weight, grad_bias, None, None, None
 
 
-# Images per product in `spread` and `weight_gradient`: their columns or im2col rows (0.3-0.7 MB
+# Images per block in `spread` and `weight_gradient`: their columns or im2col rows (0.3-0.7 MB
 # here) stay in a core's 1 MB L2.
-SPREAD_IMAGES = 8
+BLOCK_IMAGES = 8
 
 
 def spread(rows: torch.Tensor, matrix: torch.Tensor, batch: int, height: int, width: int,
@@ -122,7 +122,7 @@ def spread(rows: torch.Tensor, matrix: torch.Tensor, batch: int, height: int, wi
     a few images at a time, so the columns never leave the cache; col2im reads every column once
     and writes every pixel once."""
     return torch.ops.ganforge.spread(rows, matrix, batch, height, width, kernel, stride,
-                                     out_height, out_width, SPREAD_IMAGES)
+                                     out_height, out_width, BLOCK_IMAGES)
 
 
 def weight_gradient(larger: torch.Tensor, smaller: torch.Tensor, kernel: int,
@@ -130,4 +130,4 @@ def weight_gradient(larger: torch.Tensor, smaller: torch.Tensor, kernel: int,
     """im2col(larger)^T @ smaller's pixel rows, (k*k*C_larger, C_smaller), for channels_last
     `larger` and `smaller` (`rows_of`), a few images at a time so the im2col rows never leave the
     cache."""
-    return torch.ops.ganforge.weight_gradient(larger, smaller, kernel, stride, SPREAD_IMAGES)
+    return torch.ops.ganforge.weight_gradient(larger, smaller, kernel, stride, BLOCK_IMAGES)
