@@ -265,41 +265,44 @@ void gather_lines(const float* src, int64_t begin, int64_t end, float* dst, cons
   }
 }
 
-at::Tensor new_image(const at::Tensor& like, int64_t batch, const Spread& g) {
-  return at::empty({batch, g.channels, g.out_height, g.out_width},
-                   like.options().memory_format(at::MemoryFormat::ChannelsLast));
+// block(first, count) for the batch's blocks of `images_per_block` images, blocks in parallel.
+template <typename Block>
+void for_each_block(int64_t batch, int64_t images_per_block, const Block& block) {
+  const int64_t blocks = (batch + images_per_block - 1) / images_per_block;
+  at::parallel_for(0, blocks, 1, [&](int64_t begin, int64_t end) {
+    for (int64_t index = begin; index < end; ++index) {
+      const int64_t first = index * images_per_block;
+      block(first, std::min(images_per_block, batch - first));
+    }
+  });
 }
 
 // rows (N*h*w, C_in) @ matrix^T (matrix: (k*k*C_out, C_in)), then col2im: a transposed
-// convolution's forward, a convolution's input gradient. `images_per_task` images at a time, each
-// task one single-threaded product into columns of its own that stay in the core's cache for the
-// col2im (the whole batch's columns are 5-11 MB here, written to memory and read back).
+// convolution's forward, a convolution's input gradient. `images_per_block` images at a time,
+// each block one single-threaded product into columns of its own that stay in the core's cache
+// for the col2im (the whole batch's columns are 5-11 MB here, written to memory and read back).
 at::Tensor spread(const at::Tensor& rows, const at::Tensor& matrix, int64_t batch, int64_t height,
                   int64_t width, int64_t kernel, int64_t stride, int64_t out_height,
-                  int64_t out_width, int64_t images_per_task) {
+                  int64_t out_width, int64_t images_per_block) {
   const Spread g{height, width, kernel, stride, out_height, out_width,
                  matrix.size(0) / (kernel * kernel)};
-  auto out = new_image(rows, batch, g);
+  auto out = at::empty({batch, g.channels, out_height, out_width},
+                       rows.options().memory_format(at::MemoryFormat::ChannelsLast));
   float* dst = out.data_ptr<float>();
   // MKL runs a product whose width is not a multiple of 8 (one AVX register) up to 3x slower than
   // its transpose; the few-channel scatter reads either layout.
   const bool transposed = matrix.size(0) % 8 != 0;
   TORCH_CHECK(!transposed || g.channels < kVectorChannels, "transposed columns need few channels");
-  const int64_t tasks = (batch + images_per_task - 1) / images_per_task;
-  at::parallel_for(0, tasks, 1, [&](int64_t begin, int64_t end) {
-    for (int64_t task = begin; task < end; ++task) {
-      const int64_t first = task * images_per_task;
-      const int64_t count = std::min(images_per_task, batch - first);
-      const auto block = rows.narrow(0, first * g.rows_per_image(), count * g.rows_per_image());
-      const auto columns = transposed ? at::mm(matrix, block.t()) : at::mm(block, matrix.t());
-      float* images = dst + first * g.image_size();
-      if (g.channels < kVectorChannels) {
-        const int64_t row_step = transposed ? 1 : columns.stride(0);
-        const int64_t column_step = transposed ? columns.stride(0) : 1;
-        scatter_images(columns.data_ptr<float>(), row_step, column_step, count, images, g);
-      } else {
-        gather_lines(columns.data_ptr<float>(), 0, count * out_height, images, g);
-      }
+  for_each_block(batch, images_per_block, [&](int64_t first, int64_t count) {
+    const auto block = rows.narrow(0, first * g.rows_per_image(), count * g.rows_per_image());
+    const auto columns = transposed ? at::mm(matrix, block.t()) : at::mm(block, matrix.t());
+    float* images = dst + first * g.image_size();
+    if (g.channels < kVectorChannels) {
+      const int64_t row_step = transposed ? 1 : columns.stride(0);
+      const int64_t column_step = transposed ? columns.stride(0) : 1;
+      scatter_images(columns.data_ptr<float>(), row_step, column_step, count, images, g);
+    } else {
+      gather_lines(columns.data_ptr<float>(), 0, count * out_height, images, g);
     }
   });
   return out;
@@ -307,12 +310,12 @@ at::Tensor spread(const at::Tensor& rows, const at::Tensor& matrix, int64_t batc
 
 // The weight gradient of an unpadded strided correlation between a larger channels_last image
 // (N, C, H, W) and a smaller one (N, C_s, h, w): im2col(larger)^T @ smaller's pixel rows, a
-// (k*k*C, C_s) matrix. `images_per_task` images at a time, each task's im2col rows built in a
+// (k*k*C, C_s) matrix. `images_per_block` images at a time, each block's im2col rows built in a
 // buffer of its own and multiplied while they are in the core's cache (the whole batch's rows
-// are 5-11 MB here); each thread adds its tasks' products into a sum of its own, the sums added
+// are 5-11 MB here); each thread adds its blocks' products into a sum of its own, the sums added
 // in thread order.
 at::Tensor weight_gradient(const at::Tensor& larger, const at::Tensor& smaller, int64_t kernel,
-                           int64_t stride, int64_t images_per_task) {
+                           int64_t stride, int64_t images_per_block) {
   const int64_t batch = larger.size(0), channels = larger.size(1);
   const int64_t in_height = larger.size(2), in_width = larger.size(3);
   const int64_t height = smaller.size(2), width = smaller.size(3);
@@ -321,28 +324,24 @@ at::Tensor weight_gradient(const at::Tensor& larger, const at::Tensor& smaller, 
   // (N*h*w, C_s): channels_last memory read as a matrix.
   const auto grad_rows = smaller.permute({0, 2, 3, 1}).reshape({-1, smaller.size(1)});
   std::vector<at::Tensor> sums(at::get_num_threads());
-  const int64_t tasks = (batch + images_per_task - 1) / images_per_task;
-  at::parallel_for(0, tasks, 1, [&](int64_t begin, int64_t end) {
-    auto& sum = sums[at::get_thread_num()];
-    sum = at::zeros({row_length, smaller.size(1)}, larger.options());
-    for (int64_t task = begin; task < end; ++task) {
-      const int64_t first = task * images_per_task;
-      const int64_t count = std::min(images_per_task, batch - first);
-      auto rows = at::empty({count * rows_per_image, row_length}, larger.options());
-      float* row = rows.data_ptr<float>();
-      for (int64_t n = first; n < first + count; ++n) {
-        for (int64_t i = 0; i < height; ++i) {
-          for (int64_t j = 0; j < width; ++j, row += row_length) {
-            // Tap row ki of the patch: k pixels in a row of the image, k*C contiguous values.
-            for (int64_t ki = 0; ki < kernel; ++ki) {
-              const float* line = src + ((n * in_height + i * stride + ki) * in_width + j * stride) * channels;
-              std::copy(line, line + kernel * channels, row + ki * kernel * channels);
-            }
+  for_each_block(batch, images_per_block, [&](int64_t first, int64_t count) {
+    auto rows = at::empty({count * rows_per_image, row_length}, larger.options());
+    float* row = rows.data_ptr<float>();
+    for (int64_t n = first; n < first + count; ++n) {
+      for (int64_t i = 0; i < height; ++i) {
+        for (int64_t j = 0; j < width; ++j, row += row_length) {
+          // Tap row ki of the patch: k pixels in a row of the image, k*C contiguous values.
+          for (int64_t ki = 0; ki < kernel; ++ki) {
+            const float* line =
+                src + ((n * in_height + i * stride + ki) * in_width + j * stride) * channels;
+            std::copy(line, line + kernel * channels, row + ki * kernel * channels);
           }
         }
       }
-      sum.addmm_(rows.t(), grad_rows.narrow(0, first * rows_per_image, count * rows_per_image));
     }
+    const auto grad_block = grad_rows.narrow(0, first * rows_per_image, count * rows_per_image);
+    auto& sum = sums[at::get_thread_num()];
+    sum = sum.defined() ? sum.addmm_(rows.t(), grad_block) : at::mm(rows.t(), grad_block);
   });
   at::Tensor total;
   for (const auto& sum : sums) {
@@ -453,9 +452,9 @@ TORCH_LIBRARY(ganforge, m) {
   m.def("batch_norm_act_backward(Tensor grad_out, Tensor images, Tensor weight, Tensor bias,"
         " Tensor mean, Tensor invstd, float slope) -> Tensor[]", &batch_norm_act_backward);
   m.def("spread(Tensor rows, Tensor matrix, int batch, int height, int width, int kernel,"
-        " int stride, int out_height, int out_width, int images_per_task) -> Tensor", &spread);
+        " int stride, int out_height, int out_width, int images_per_block) -> Tensor", &spread);
   m.def("weight_gradient(Tensor larger, Tensor smaller, int kernel, int stride,"
-        " int images_per_task) -> Tensor", &weight_gradient);
+        " int images_per_block) -> Tensor", &weight_gradient);
   m.def("to_points(Tensor images, Tensor rows, Tensor columns) -> Tensor", &to_points);
   m.def("from_points(Tensor points, Tensor rows, Tensor columns) -> Tensor", &from_points);
   m.def("total_norm(Tensor[] tensors) -> Tensor", &total_norm);
