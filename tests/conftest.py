@@ -18,9 +18,10 @@ from ganforge.cli import main
 REPO = Path(__file__).resolve().parents[1]
 MNIST_DIR = REPO / "data" / "mnist"
 
-# A run small enough for tests: 256 images in batches of 32 is 8 steps an epoch.
+# A run small enough for tests: 256 images in batches of 32 is 8 steps an epoch, each epoch
+# scored (the default) on 200 samples.
 TINY = ["--data-dir", str(MNIST_DIR), "--batch-size", "32", "--set", "data.limit=256",
-        "--set", "train.num_samples=16", "--device", "cpu"]
+        "--set", "train.num_samples=16", "--set", "train.eval_samples=200", "--device", "cpu"]
 
 
 @pytest.fixture(autouse=True)

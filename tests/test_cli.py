@@ -1,10 +1,14 @@
 """Every bad input: one line naming the problem and the fix, exit 2, no traceback, nothing damaged."""
 
 import gzip
+import subprocess
+import sys
 
 import pytest
 
-from conftest import MNIST_DIR, TINY, run_cli
+import ganforge
+from conftest import MNIST_DIR, REPO, TINY, run_cli, train_tiny
+from ganforge.training import checkpoint
 
 
 def assert_one_line_error(result, *fragments: str) -> None:
@@ -88,3 +92,44 @@ def test_presets_and_info(tiny_run):
 def test_module_entry_point_matches_console_script():
     result = run_cli("--help")
     assert result.returncode == 0 and "train" in result.stdout and "sample" in result.stdout
+
+
+def test_checkpoint_every_flag_is_the_config_key(tmp_path, monkeypatch):
+    saved_steps, save = [], checkpoint.save
+    monkeypatch.setattr(checkpoint, "save", lambda state, path: (saved_steps.append(state["step"]),
+                                                                 save(state, path)))
+    out = tmp_path / "run"
+    assert train_tiny(out, "--max-steps", "7", "--checkpoint-every", "3", "--set",
+                      "train.eval_every=0") == 0
+    assert "checkpoint_every: 3" in (out / "config.yaml").read_text()
+    assert saved_steps == [3, 6, 7]  # inside the 8-step epoch, then where --max-steps stopped it
+
+
+@pytest.mark.parametrize("data_dir, fragment", [
+    ("nowhere", "nowhere (data.path) is not a folder"),
+    ("empty", "empty holds no train-images-idx3-ubyte"),
+])
+def test_a_named_data_folder_must_hold_the_data(tmp_path, data_dir, fragment):
+    (tmp_path / "empty").mkdir()
+    # ./data holds MNIST here, so a silent fallback to the search order would train.
+    (tmp_path / "data").symlink_to(MNIST_DIR)
+    result = run_cli("train", "--data-dir", str(tmp_path / data_dir), "--out", str(tmp_path / "run"),
+                     cwd=tmp_path)
+    assert_one_line_error(result, fragment, "drop --data-dir")
+    assert not (tmp_path / "run").exists()
+
+
+def test_version():
+    result = run_cli("--version")
+    assert result.returncode == 0 and result.stdout.strip() == f"ganforge {ganforge.__version__}"
+
+
+@pytest.mark.parametrize("command", [["presets"], ["info", "RUN"]])
+def test_output_into_a_closed_pipe_ends_quietly(tiny_run, command):
+    command = [str(tiny_run) if word == "RUN" else word for word in command]
+    process = subprocess.Popen([sys.executable, "-m", "ganforge", *command], cwd=REPO,
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    process.stdout.close()  # the reader is gone before the first write, as after `| head -1`
+    stderr = process.stderr.read().decode()
+    assert process.wait(timeout=60) == 141, stderr  # 128 + SIGPIPE, as a Unix tool's
+    assert stderr == ""

@@ -1,5 +1,6 @@
 """The CUDA-graph step's bookkeeping (static buffers, warm-up undone), run eagerly on the CPU."""
 
+import pytest
 import torch
 
 from ganforge.training.cuda_graph import GraphedStep
@@ -21,3 +22,41 @@ def test_graphed_step_path_trains_exactly_like_plain_steps():
         assert torch.equal(actual, expected)
     assert tensors_equal(plain.generator.state_dict(), graphed.generator.state_dict())
     assert tensors_equal(plain.optimizer_d.state_dict(), graphed.optimizer_d.state_dict())
+
+
+def _cuda_gan(capturable: bool):
+    from ganforge.losses import LOSSES
+    from ganforge.models import build_discriminator, build_generator
+    from ganforge.training.ema import Ema
+    from ganforge.training.loop import make_optimizer
+    from ganforge.training.steps import Gan
+
+    torch.manual_seed(0)
+    generator = build_generator("dcgan28", z_dim=16, channels=1, image_size=28).cuda()
+    discriminator = build_discriminator("dcgan28", channels=1, image_size=28).cuda()
+    return Gan(generator, discriminator,
+               make_optimizer(generator, "adam", 2e-4, (0.5, 0.99), 0.0, capturable),
+               make_optimizer(discriminator, "adam", 2e-4, (0.5, 0.99), 0.0, capturable),
+               LOSSES.get("bce"), ema=Ema(generator, 1000, 32))
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU (benchmarks/gpu_check.sh)")
+def test_captured_cuda_graph_and_capturable_adam_match_eager_steps():
+    """Replaying the captured step trains as eager steps do (capturable Adam too)."""
+    eager, capturable_eager, graphed = _cuda_gan(False), _cuda_gan(True), _cuda_gan(True)
+    step = GraphedStep(graphed, capture=True)
+    torch.manual_seed(3)
+    batches = [(torch.rand(32, 1, 28, 28, device="cuda") * 2 - 1, torch.randn(32, 16, device="cuda"))
+               for _ in range(5)]
+    for real_images, z in batches:
+        expected = train_step(eager, real_images, z)
+        torch.testing.assert_close(train_step(capturable_eager, real_images, z), expected,
+                                   rtol=1e-4, atol=1e-5)
+        torch.testing.assert_close(step(graphed, real_images, z), expected, rtol=1e-4, atol=1e-5)
+    assert step.graphs[True][1] is not None, "the step was not captured as a graph"
+    for module in ("generator", "discriminator"):
+        for name, tensor in getattr(eager, module).state_dict().items():
+            torch.testing.assert_close(getattr(graphed, module).state_dict()[name], tensor,
+                                       rtol=1e-4, atol=1e-5, msg=f"{module}.{name}")
+    torch.testing.assert_close(graphed.ema.model.state_dict(), eager.ema.model.state_dict(),
+                               rtol=1e-4, atol=1e-5)

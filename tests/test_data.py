@@ -55,10 +55,13 @@ def test_missing_files_list_folders_searched(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     monkeypatch.delenv("GANFORGE_DATA", raising=False)
     with pytest.raises(DataError) as error:
-        locate("mnist", str(tmp_path / "nowhere"))
+        locate("mnist", None)
     message = str(error.value)
-    assert "nowhere" in message and "/usr/share/datasets" in message
+    assert "data/mnist" in message and "/usr/share/datasets" in message
     assert "train-images-idx3-ubyte" in message and "\n" not in message
+    # A folder the user names is the only place looked in, and it must exist.
+    with pytest.raises(DataError, match="nowhere \\(data.path\\) is not a folder"):
+        locate("mnist", str(tmp_path / "nowhere"))
 
 
 def test_repository_mnist_is_canonical():

@@ -2,6 +2,7 @@ import json
 import shutil
 
 import numpy as np
+import pytest
 
 from ganforge.cli import main
 from ganforge.metrics import real_images
@@ -62,3 +63,28 @@ def test_inception_features_fail_cleanly_offline(tmp_path, monkeypatch, capsys):
     error = capsys.readouterr().err.strip()
     assert "\n" not in error
     assert "pip install 'ganforge[inception]'" in error or "Inception weights are not on disk" in error
+
+
+@pytest.mark.parametrize("array, fragment", [
+    (np.random.default_rng(0).random((5, 32, 32, 3), dtype=np.float32),
+     "take 1 x 28 x 28 images, got 3 x 32 x 32"),
+    (np.full((5, 28, 28), np.nan, dtype=np.float32), "5 of 5 images hold NaN or Inf"),
+    (np.full((5, 1, 28, 28), np.inf, dtype=np.float32), "hold NaN or Inf"),
+    (np.zeros((1, 28, 28), dtype=np.uint8), "need at least 2"),
+    (np.zeros((5, 28, 28), dtype=np.int64), "expected uint8 or float images, got int64"),
+    (np.zeros((5, 2, 28, 28, 1), dtype=np.uint8), "expected images shaped"),
+])
+def test_bad_arrays_get_one_line(tmp_path, capsys, array, fragment):
+    np.save(tmp_path / "bad.npy", array)
+    assert main(["evaluate", str(tmp_path / "bad.npy"), "--metrics", "fid"]) == 2
+    error = capsys.readouterr().err.strip()
+    assert "\n" not in error and fragment in error, error
+
+
+def test_channels_last_arrays_are_read_as_pil_and_numpy_hold_them(tmp_path, capsys):
+    images = np.round((real_images("mnist", "test", 300).numpy() + 1) * 127.5).astype(np.uint8)
+    np.save(tmp_path / "first.npy", images)
+    np.save(tmp_path / "last.npy", images.transpose(0, 2, 3, 1))
+    scores = [evaluate_json(capsys, str(tmp_path / name), "--metrics", "fid")["fid"]
+              for name in ("first.npy", "last.npy")]
+    assert scores[0] == scores[1]

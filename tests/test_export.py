@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import json
+import shutil
 import subprocess
 import sys
 
@@ -81,10 +82,34 @@ def test_export_and_sample_from_the_command_line(tiny_run, tmp_path):
         assert json.loads((tmp_path / f"g{suffix}.json").read_text())["step"] == 16
 
 
-def test_export_refuses_a_suffix_of_another_format(tiny_run, tmp_path):
-    result = run_cli("export", str(tiny_run), "--format", "torchscript", "--out", str(tmp_path / "g.onnx"))
-    assert result.returncode == 2 and "does not end in .ts" in result.stderr
-    assert "Traceback" not in result.stderr and not (tmp_path / "g.onnx").exists()
+@pytest.mark.filterwarnings("ignore:`torch.jit.load` is deprecated")
+def test_torchscript_under_pytorchs_own_suffix(tiny_run, tmp_path):
+    out = tmp_path / "g.pt"
+    result = run_cli("export", str(tiny_run), "--format", "torchscript", "--out", str(out))
+    assert result.returncode == 0 and result.stderr == "", result.stderr
+    images = torch.jit.load(str(out))(torch.zeros(2, 64))
+    assert images.shape == (2, 1, 28, 28)
+    assert main(["sample", str(out), "--n", "4", "--out", str(tmp_path / "from-pt.npy")]) == 0
+    assert main(["sample", str(tiny_run), "--n", "4", "--out", str(tmp_path / "from-run.npy")]) == 0
+    assert np.abs(np.load(tmp_path / "from-pt.npy").astype(int)
+                  - np.load(tmp_path / "from-run.npy").astype(int)).max() <= 1
+
+
+def test_a_suffix_naming_another_format_warns_and_the_sidecar_decides(tiny_run, tmp_path):
+    out = tmp_path / "g.onnx"
+    result = run_cli("export", str(tiny_run), "--format", "torchscript", "--out", str(out))
+    assert result.returncode == 0
+    assert result.stderr.count("\n") == 1 and "ends in .onnx, the onnx suffix, but holds torchscript" \
+        in result.stderr
+    assert isinstance(load_exported(out).run, torch.jit.ScriptModule)
+
+
+def test_export_writes_into_the_run_folder_by_default(tiny_run, tmp_path):
+    run = tmp_path / "run"
+    shutil.copytree(tiny_run, run)
+    assert main(["export", str(run / "checkpoints" / "last.pt"), "--format", "onnx"]) == 0
+    assert (run / "export" / "generator.onnx").is_file()
+    assert json.loads((run / "export" / "generator.onnx.json").read_text())["format"] == "onnx"
 
 
 def test_a_foreign_safetensors_file_is_refused(tmp_path):

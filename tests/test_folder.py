@@ -102,7 +102,8 @@ def test_a_folder_run_says_which_metrics_need_inception(art_folder, tmp_path, ca
         assert main(["train", "--preset", "folder-dcgan64", "--out", str(out), "--device", "cpu",
                      "--batch-size", "8", "--max-steps", "1", "--set", f"data.path={art_folder}",
                      "--set", "model.ngf=8", "--set", "model.ndf=8"]) == 0
-    capsys.readouterr()
+    assert capsys.readouterr().out.count("no FID during training") == 1
+    assert "eval_every: 0" in (out / "config.yaml").read_text()
     assert main(["evaluate", str(out), "--n", "16"]) == 2
     assert "need Inception features" in capsys.readouterr().err
 
@@ -110,6 +111,8 @@ def test_a_folder_run_says_which_metrics_need_inception(art_folder, tmp_path, ca
 def test_cifar10_offline_and_absent_is_a_clear_error(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     with pytest.raises(DataError, match="downloads are off"):
+        load_split("cifar10", None, "train")
+    with pytest.raises(DataError, match="holds no cifar-10-batches-py/"):
         load_split("cifar10", str(tmp_path), "train")
 
 
@@ -118,5 +121,7 @@ def test_folder_needs_a_path():
 
     with pytest.raises(ConfigError, match="needs data.path"):
         load_config("folder-dcgan64")
+    with pytest.raises(ConfigError, match="train.eval_every needs a shipped feature network"):
+        load_config("cifar10-dcgan", overrides=[parse_override("train.eval_every=1")])
     with pytest.raises(ConfigError, match="apply to folder datasets"):
         load_config("mnist-dcgan", overrides=[parse_override("data.image_size=64")])

@@ -151,3 +151,14 @@ def test_a_healthy_run_stays_silent_and_logs_intervals(tmp_path):
                and record["lr_d"] == load_config().train.lr_d
                for record in intervals)
     assert len(events(run, "eval")) == 5
+
+
+def test_a_loss_that_only_climbs_is_no_oscillation():
+    """G's loss rising step after step (D overpowering it) with a flat FID is not oscillation."""
+    monitor = HealthMonitor(load_config("mnist-dcgan"))
+    warnings = []
+    for index, fid in enumerate([10, 12, 11, 13]):
+        for step in range(index * 100 + 10, index * 100 + 101, 10):
+            warnings += monitor.observe(interval(step, loss_g=0.5 + step / 50))
+        warnings += monitor.observe({"event": "eval", "step": index * 100 + 100, "fid": fid})
+    assert warnings == []

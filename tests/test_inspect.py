@@ -32,6 +32,9 @@ def test_summary_command_prints_both_tables():
     assert result.returncode == 0
     assert "generator (dcgan28)" in result.stdout and "discriminator (dcgan28)" in result.stdout
     assert "747,393" in result.stdout  # G's parameters
+    # The course notebook's torchsummary counts the biases before BatchNorm: say how to compare.
+    course = run_cli("summary", "--preset", "mnist-course")
+    assert "as torchsummary counts PyTorch's default layers: G 747,841 and D 64,545" in course.stdout
     assert "a training step at batch 64 needs about" in result.stdout
 
 

@@ -1,7 +1,13 @@
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
 import numpy as np
 import pytest
 from PIL import Image
 
+from conftest import train_tiny
 from ganforge.cli import main
 from ganforge.sampling import generate, load_generator
 
@@ -43,3 +49,53 @@ def test_same_seed_same_images_and_independent_of_batching(tiny_run):
 def test_sample_rejects_bad_count(tiny_run, tmp_path, n, capsys):
     assert main(["sample", str(tiny_run), "--n", str(n), "--out", str(tmp_path / "x.png")]) == 2
     assert "--n must be at least 1" in capsys.readouterr().err
+
+
+@pytest.fixture(scope="module")
+def small_generator_run(tmp_path_factory) -> Path:
+    """A run of a narrow `dcgan` (ngf 4): cheap to sample by the hundred thousand."""
+    out = tmp_path_factory.mktemp("small") / "run"
+    assert train_tiny(out, "--max-steps", "1", "--set", "model.name=dcgan", "--set", "model.ngf=4",
+                      "--set", "model.ndf=4", "--set", "train.eval_every=0") == 0
+    return out
+
+
+MEASURE_PEAK = """
+import resource, subprocess, sys
+code = subprocess.run(sys.argv[1:]).returncode
+print(code, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss * 1024)
+"""
+
+
+def test_sampling_many_images_keeps_memory_bounded(small_generator_run, tmp_path):
+    out = tmp_path / "many.npy"
+    result = subprocess.run([sys.executable, "-c", MEASURE_PEAK, sys.executable, "-m", "ganforge",
+                             "sample", str(small_generator_run), "--n", "200000", "--out", str(out)],
+                            capture_output=True, text=True, timeout=600)
+    code, peak = map(int, result.stdout.splitlines()[-1].split())  # the wrapper's own line
+    assert code == 0, result.stderr
+    assert peak < 2**30, f"peak RSS {peak / 2**20:.0f} MiB"  # the images alone are 627 MB as floats
+    array = np.load(out, mmap_mode="r")
+    assert array.shape == (200_000, 1, 28, 28) and array.dtype == np.uint8
+    expected = generate(load_generator(small_generator_run), 3000, seed=0)[-5:]  # across a chunk edge
+    np.testing.assert_allclose(array[2995:3000] / 127.5 - 1, expected.numpy(), atol=1 / 127.5)
+    assert [path.name for path in tmp_path.iterdir()] == ["many.npy"]  # no partial file left
+
+
+def test_sampling_refuses_up_front_what_the_disk_cannot_hold(tiny_run, tmp_path, monkeypatch, capsys):
+    monkeypatch.setattr(shutil, "disk_usage", lambda path: shutil._ntuple_diskusage(10**9, 10**9 - 10**5,
+                                                                                  10**5))
+    for out in (tmp_path / "x.npy", tmp_path / "pngs"):
+        assert main(["sample", str(tiny_run), "--n", "1000", "--out", str(out)]) == 2
+        assert "free space, or ask for fewer (--n)" in capsys.readouterr().err
+    assert not any(tmp_path.iterdir())
+
+
+def test_sampling_never_overwrites(tiny_run, tmp_path, capsys):
+    (tmp_path / "kept").mkdir()
+    (tmp_path / "kept" / "mine.png").write_bytes(b"a person's file")
+    (tmp_path / "kept.npy").write_bytes(b"a person's file")
+    for out in ("kept", "kept.npy"):
+        assert main(["sample", str(tiny_run), "--n", "3", "--out", str(tmp_path / out)]) == 2
+        assert "already exists" in capsys.readouterr().err
+    assert (tmp_path / "kept.npy").read_bytes() == (tmp_path / "kept" / "mine.png").read_bytes()

@@ -24,8 +24,9 @@ def tensors_equal(left, right) -> bool:
 
 def test_run_folder_contents(tiny_run):
     run_dir = RunDir(tiny_run)
-    records = run_dir.read_metrics()
+    records = run_dir.read_metrics("epoch")
     assert [r["epoch"] for r in records] == [1, 2] and all(r["complete"] for r in records)
+    assert [r["epoch"] for r in run_dir.read_metrics("eval")] == [1, 2]
     for key in ("loss_d", "loss_g", "d_real", "d_fake", "acc_real", "acc_fake", "images_per_s"):
         assert all(isinstance(r[key], float) for r in records)
     assert all(0 <= r["d_real"] <= 1 and 0 <= r["acc_fake"] <= 1 for r in records)
@@ -49,10 +50,13 @@ def test_resume_gives_the_same_result_as_one_run(tmp_path):
     split = checkpoint.load(tmp_path / "split/checkpoints/last.pt")
     for key in ("generator", "discriminator", "optimizer_g", "optimizer_d", "rng", "step"):
         assert tensors_equal(whole[key], split[key]), key
-    whole_records = RunDir(tmp_path / "whole").read_metrics()
-    split_records = [r for r in RunDir(tmp_path / "split").read_metrics() if r["complete"]]
+    whole_records = RunDir(tmp_path / "whole").read_metrics("epoch")
+    split_records = [r for r in RunDir(tmp_path / "split").read_metrics("epoch") if r["complete"]]
     for left, right in zip(whole_records, split_records, strict=True):
         assert left["loss_d"] == right["loss_d"] and left["loss_g"] == right["loss_g"]
+    # The evaluations read no training RNG: the resumed run measures the same FIDs.
+    assert [r["fid"] for r in RunDir(tmp_path / "whole").read_metrics("eval")] \
+        == [r["fid"] for r in RunDir(tmp_path / "split").read_metrics("eval")]
 
 
 def test_resuming_a_finished_run_does_nothing(tiny_run, capsys):
@@ -70,12 +74,15 @@ def test_config_is_written_before_training(tmp_path):
     assert record["complete"] is False and record["step"] == 1
 
 
-def test_periodic_fid_keeps_the_best_checkpoint(tmp_path):
+def test_a_default_run_measures_every_epoch_and_keeps_the_best_checkpoint(tmp_path, capsys):
     out = tmp_path / "run"
-    assert train_tiny(out, "--epochs", "2", "--set", "train.eval_every=1",
-                      "--set", "train.eval_samples=200") == 0
-    evals = [r for r in RunDir(out).read_metrics() if r["event"] == "eval"]
+    assert train_tiny(out, "--epochs", "2") == 0  # no evaluation flag: MNIST is measured by default
+    assert "eval_every: 1" in (out / "config.yaml").read_text()  # resolved, as it ran
+    evals = RunDir(out).read_metrics("eval")
     assert [r["epoch"] for r in evals] == [1, 2] and evals[0]["best"] is True
+    assert all(r["samples"] == 200 for r in evals)
+    epoch_lines = [line for line in capsys.readouterr().out.splitlines() if line.startswith("epoch ")]
+    assert [f"FID {r['fid']:.2f}" in line for r, line in zip(evals, epoch_lines)] == [True, True]
     best = checkpoint.load(out / "checkpoints/best.pt")
     assert best["best_fid"] == min(r["fid"] for r in evals)
     assert checkpoint.load(out / "checkpoints/last.pt")["best_fid"] == best["best_fid"]

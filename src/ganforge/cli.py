@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
+import select
 import signal
 import sys
 import time
 import warnings
 from pathlib import Path
 
+import ganforge
 from ganforge.errors import ConfigError, GanforgeError
 
 # Train flags that are shorthands for config keys.
@@ -21,6 +24,7 @@ TRAIN_FLAGS = {
     "seed": "train.seed",
     "device": "train.device",
     "data_dir": "data.path",
+    "checkpoint_every": "train.checkpoint_every",
 }
 
 
@@ -171,7 +175,7 @@ def _labels_for(generator, args: argparse.Namespace, count: int):
 def cmd_sample(args: argparse.Namespace) -> int:
     import torch
 
-    from ganforge.sampling import generate, load_generator, write_images
+    from ganforge.sampling import generate, generate_chunks, load_generator, write_images, write_samples
 
     if args.n < 1:
         raise ConfigError(f"--n must be at least 1, got {args.n}")
@@ -184,8 +188,8 @@ def cmd_sample(args: argparse.Namespace) -> int:
         images = generate(generator, len(labels), args.seed, labels=labels)
         print(f"ganforge: {write_images(images, args.out, columns=per_class)}")
         return 0
-    images = generate(generator, args.n, args.seed, labels=_labels_for(generator, args, args.n))
-    print(f"ganforge: {write_images(images, args.out)}")
+    chunks = generate_chunks(generator, args.n, args.seed, labels=_labels_for(generator, args, args.n))
+    print(f"ganforge: {write_samples(chunks, args.n, args.out)}")
     return 0
 
 
@@ -212,11 +216,12 @@ def cmd_interpolate(args: argparse.Namespace) -> int:
 
 def cmd_export(args: argparse.Namespace) -> int:
     from ganforge.export import FORMATS, export
-    from ganforge.sampling import checkpoint_path, load_generator, model_card
+    from ganforge.sampling import checkpoint_path, load_generator, model_card, run_folder_of
     from ganforge.training import checkpoint
 
-    out = args.out or Path(f"generator{FORMATS[args.format]}")
-    spec = checkpoint.load(checkpoint_path(args.source))["generator"]
+    path = checkpoint_path(args.source)
+    spec = checkpoint.load(path)["generator"]
+    out = args.out or run_folder_of(path) / "export" / f"generator{FORMATS[args.format]}"
     generator = load_generator(args.source, ema=not args.no_ema)
     sidecar = export(generator, {"name": spec["name"], "kwargs": spec["kwargs"]}, args.format, out,
                      model_card(args.source, ema=not args.no_ema))
@@ -340,7 +345,7 @@ def _model_summary(config) -> str:
 
     from ganforge.models import build_discriminator, build_generator
     from ganforge.models.layers import balanced_labels
-    from ganforge.summary import format_table, summarize, training_step_bytes
+    from ganforge.summary import bias_note, format_table, summarize, training_step_bytes
     from ganforge.training.loop import model_arguments
 
     generator_spec, discriminator_kwargs = model_arguments(config)
@@ -352,9 +357,11 @@ def _model_summary(config) -> str:
     rows_d = summarize(discriminator, image, labels)
     parameters = sum(p.numel() for module in (generator, discriminator) for p in module.parameters())
     step_bytes = training_step_bytes(rows_g, rows_d, parameters, config.train.batch_size)
+    tables = [format_table(f"generator ({config.model.name}), per image", rows_g),
+              format_table(f"discriminator ({config.model.name}), per image", rows_d)]
+    note = bias_note(rows_g, rows_d)
     return "\n".join([
-        format_table(f"generator ({config.model.name}), per image", rows_g),
-        format_table(f"discriminator ({config.model.name}), per image", rows_d),
+        *tables, *([note] if note else []),
         f"parameters: {parameters:,d}; a training step at batch {config.train.batch_size} needs "
         f"about {step_bytes / 2**20:,.0f} MiB (float32 weights, gradients, Adam moments, "
         "activations)",
@@ -449,6 +456,7 @@ def cmd_train_classifier(args: argparse.Namespace) -> int:
 
 def build_parser() -> Parser:
     parser = Parser(prog="ganforge", description="Train, measure, compare and sample GANs.")
+    parser.add_argument("--version", action="version", version=f"ganforge {ganforge.__version__}")
     commands = parser.add_subparsers(dest="command", required=True, parser_class=Parser)
 
     train = commands.add_parser("train", help="train a GAN (new run, or --resume RUN_DIR)")
@@ -462,7 +470,9 @@ def build_parser() -> Parser:
     train.add_argument("--batch-size", type=int)
     train.add_argument("--seed", type=int)
     train.add_argument("--device", choices=["auto", "cpu", "cuda", "mps"])
-    train.add_argument("--data-dir", help="folder searched first for the dataset files")
+    train.add_argument("--data-dir", help="the folder holding the dataset files (must exist)")
+    train.add_argument("--checkpoint-every", type=int, metavar="N",
+                       help="also checkpoint every N steps inside an epoch (train.checkpoint_every)")
     train.add_argument("--resume", type=Path, metavar="RUN_DIR", help="continue this run")
     train.add_argument("--dry-run", action="store_true",
                        help="validate everything and run one step on a small batch; write nothing")
@@ -552,7 +562,8 @@ def build_parser() -> Parser:
     export.add_argument("source", type=Path, help="a run folder or checkpoint file")
     export.add_argument("--format", choices=["torchscript", "onnx", "safetensors"], required=True)
     export.add_argument("--out", type=Path,
-                        help="file to write (.ts, .onnx, .safetensors; default generator.SUFFIX)")
+                        help="file to write, any name (default RUN/export/generator.ts, .onnx or "
+                             ".safetensors)")
     export.add_argument("--no-ema", action="store_true", help="export G's raw weights, not its EMA")
     export.set_defaults(handler=cmd_export)
 
@@ -598,11 +609,36 @@ def _one_line_warning(message, category, filename, lineno, line=None) -> str:
     return f"ganforge: warning: {message}\n"
 
 
+def _stdout_closed() -> bool:
+    """Whether standard output's reader is gone (not some other pipe or socket): the write end
+    of a pipe whose read end closed polls as an error."""
+    try:
+        poller = select.poll()
+        poller.register(sys.stdout.fileno(), select.POLLOUT)
+        return any(event & select.POLLERR for _, event in poller.poll(0))
+    except (OSError, ValueError, AttributeError):  # no file descriptor (captured), no poll
+        return False
+
+
+def _quiet_closed_pipe() -> int:
+    """Output into a closed pipe (`ganforge presets | head -1`) ends quietly, as a Unix tool's:
+    stdout goes to /dev/null so the interpreter's last flush cannot fail again."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    return 128 + signal.SIGPIPE
+
+
 def main(argv: list[str] | None = None) -> int:
     warnings.formatwarning = _one_line_warning  # a warning is for the user: no file and line
     args = build_parser().parse_args(argv)
     try:
-        return args.handler(args)
+        code = args.handler(args)
+        sys.stdout.flush()  # a closed pipe shows here, not in the interpreter's exit
+        return code
+    except BrokenPipeError:
+        if not _stdout_closed():
+            raise
+        return _quiet_closed_pipe()
     except GanforgeError as error:
         print(f"ganforge: error: {error}", file=sys.stderr)
         return error.exit_code

@@ -90,8 +90,10 @@ class TrainConfig:
     checkpoint_every: int = 0  # steps between mid-epoch checkpoints (0: at epoch ends only)
     on_nan: str = "stop"  # a NaN/Inf loss: "stop", or "rollback" to the last checkpoint, lr halved
     max_rollbacks: int = 3
-    eval_every: int = 0  # epochs between FID evaluations that keep checkpoints/best.pt (0: off)
-    eval_samples: int = 5000  # generated images per evaluation during training
+    # Epochs between evaluations (FID...) that keep checkpoints/best.pt; 0: off; unset: every
+    # epoch where a shipped feature network knows the dataset, else off (resolved when loaded)
+    eval_every: int | None = None
+    eval_samples: int = 2000  # generated images per evaluation during training
 
 
 @dataclass
@@ -182,10 +184,19 @@ def _build(cls: type, values: Any, prefix: str) -> Any:
 
 
 def config_from_dict(values: dict[str, Any]) -> Config:
-    """Build and validate a Config; every problem is a one-line ConfigError."""
+    """Build, resolve and validate a Config; every problem is a one-line ConfigError."""
     config = _build(Config, values, "")
+    if config.train.eval_every is None:
+        config.train.eval_every = 1 if measurable(config.data.name) else 0
     validate(config)
     return config
+
+
+def measurable(dataset: str) -> bool:
+    """Whether a shipped feature network scores `dataset` (so training can measure itself)."""
+    from ganforge.metrics.features import CLASSIFIERS
+
+    return dataset in CLASSIFIERS
 
 
 def _merge(base: dict[str, Any], update: dict[str, Any]) -> dict[str, Any]:
@@ -372,6 +383,10 @@ def validate(config: Config) -> None:
              f"train.on_nan must be 'stop' or 'rollback', got {train.on_nan!r}")
     _require(train.max_rollbacks >= 0, f"train.max_rollbacks must be >= 0, got {train.max_rollbacks}")
     _require(train.eval_every >= 0, f"train.eval_every must be >= 0 (0: off), got {train.eval_every}")
+    _require(not train.eval_every or measurable(data.name),
+             f"train.eval_every needs a shipped feature network, and none knows {data.name!r} (only "
+             f"mnist and fashion-mnist); set train.eval_every=0 and score the run afterwards with "
+             "ganforge evaluate RUN --features inception")
     _require(train.eval_samples >= 2, f"train.eval_samples must be >= 2, got {train.eval_samples}")
 
 

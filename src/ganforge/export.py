@@ -5,7 +5,8 @@ JSON sidecar (`PATH.json`) saying what goes in and what comes out.
     ONNX         onnxruntime: inputs "z" (N, z_dim) float32 [and "labels" (N,) int64]
     safetensors  the generator's weights; metadata "ganforge" = JSON of the constructor spec
 
-All three load back through `load_exported`, which `sample` uses.
+All three load back through `load_exported`, which `sample` uses. The format is what the
+sidecar says, so any file name works (`.pt` is PyTorch's own name for TorchScript files).
 """
 
 from __future__ import annotations
@@ -53,9 +54,9 @@ def export(generator: nn.Module, spec: dict[str, Any], fmt: str, out: Path,
            card: dict[str, Any]) -> dict[str, Any]:
     """Write `generator` (built from `spec`, in eval mode) as `fmt` to `out`, plus its sidecar;
     returns the sidecar. `card` adds what the run knows: source, ema, FID, epochs..."""
-    if FORMATS[fmt] != out.suffix:
-        raise GanforgeError(f"--out {out} does not end in {FORMATS[fmt]}, the {fmt} suffix; "
-                            f"name it e.g. generator{FORMATS[fmt]}")
+    if out.suffix in SUFFIXES and SUFFIXES[out.suffix] != fmt:
+        warnings.warn(f"{out} ends in {out.suffix}, the {SUFFIXES[out.suffix]} suffix, but holds "
+                      f"{fmt}; the sidecar {sidecar_path(out).name} says which", stacklevel=2)
     out.parent.mkdir(parents=True, exist_ok=True)
     generator = with_plain_layers(generator).eval()  # PyTorch's own kernels trace and export
     z_dim, num_classes = generator.z_dim, generator.num_classes
@@ -125,11 +126,29 @@ def read_sidecar(path: Path) -> dict[str, Any]:
     return json.loads(sidecar.read_text())
 
 
+def is_exported(path: Path) -> bool:
+    """An exported generator: a known export suffix, or any file with an export sidecar."""
+    return path.suffix in SUFFIXES or (path.is_file() and sidecar_path(path).is_file())
+
+
+def exported_format(path: Path) -> str:
+    """The sidecar's word for the format, else the suffix's."""
+    if sidecar_path(path).is_file():
+        fmt = read_sidecar(path).get("format")
+        if fmt in FORMATS:
+            return fmt
+    if path.suffix in SUFFIXES:
+        return SUFFIXES[path.suffix]
+    raise CheckpointError(f"{path}: its sidecar names no export format; export it again with "
+                          "ganforge export")
+
+
 def load_exported(path: Path) -> nn.Module:
-    """A generator from an exported file (chosen by its suffix), in eval mode, on the CPU."""
-    fmt = SUFFIXES[path.suffix]
+    """A generator from an exported file (format from its sidecar or suffix), in eval mode, on
+    the CPU."""
     if not path.is_file():
         raise CheckpointError(f"{path} does not exist")
+    fmt = exported_format(path)
     if fmt == "safetensors":
         from safetensors import safe_open
 

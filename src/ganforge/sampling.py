@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import itertools
 import json
+import math
+import shutil
+import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -10,10 +15,11 @@ import numpy as np
 import torch
 from PIL import Image
 from torch import nn
+from tqdm import tqdm
 
-from ganforge.atomic import write_text_atomic
+from ganforge.atomic import write_text_atomic, written_atomically
 from ganforge.errors import CheckpointError, GanforgeError
-from ganforge.export import SUFFIXES, load_exported, read_sidecar, sidecar_path
+from ganforge.export import is_exported, load_exported, read_sidecar, sidecar_path
 from ganforge.models import MODELS, build_generator
 from ganforge.models.layers import balanced_labels
 from ganforge.training import checkpoint
@@ -30,10 +36,16 @@ def checkpoint_path(source: Path) -> Path:
     return source
 
 
+def run_folder_of(checkpoint_file: Path) -> Path:
+    """The run folder a checkpoint belongs to (RUN/checkpoints/last.pt -> RUN), else its folder."""
+    parent = checkpoint_file.parent
+    return parent.parent if parent.name == "checkpoints" else parent
+
+
 def load_generator(source: Path, device: str | torch.device = "cpu", ema: bool = True) -> nn.Module:
     """The generator of a run folder, checkpoint or exported file, in eval mode, built without
     the training config; its EMA weights when the run kept them (and `ema`)."""
-    if source.suffix in SUFFIXES:
+    if is_exported(source):
         return load_exported(source)
     path = checkpoint_path(source)
     state = checkpoint.load(path)
@@ -54,13 +66,13 @@ def load_generator(source: Path, device: str | torch.device = "cpu", ema: bool =
 def model_card(source: Path, ema: bool = True) -> dict[str, Any]:
     """What a person wants to know about a generator: where it came from, how long it trained,
     how good it measured. Read from files only (checkpoint, run folder, or export sidecar)."""
-    if source.suffix in SUFFIXES:
+    if is_exported(source):
         sidecar = read_sidecar(source) if sidecar_path(source).is_file() else {}
         return {key: sidecar.get(key) for key in CARD_KEYS} | {"source": str(source)}
     path = checkpoint_path(source)
     state = checkpoint.load(path)
     config = state["config"]
-    run_dir = RunDir(path.parent.parent if path.parent.name == "checkpoints" else path.parent)
+    run_dir = RunDir(run_folder_of(path))
     records = run_dir.read_metrics()
     epochs = [record for record in records if record.get("event") == "epoch"]
     fid, fid_from = None, None
@@ -85,22 +97,40 @@ CARD_KEYS = ("description", "dataset", "model", "conditional", "step", "epoch", 
              "fid_from", "ganforge_version")
 
 
+# Latent vectors are drawn in blocks of this many rows, so that any count, batch size or chunked
+# writer sees the same z for image k (a multiple of 16: torch's CPU normal sampler then gives one
+# long draw's values exactly).
+LATENT_BLOCK = 1024
+
+
 @torch.no_grad()
-def generate(generator: nn.Module, count: int, seed: int = 0, batch_size: int = 1000,
-             labels: torch.Tensor | None = None, z: torch.Tensor | None = None) -> torch.Tensor:
-    """`count` images in [-1, 1] on the CPU; the same seed gives the same images on any device.
+def generate_chunks(generator: nn.Module, count: int, seed: int = 0, batch_size: int = 1000,
+                    labels: torch.Tensor | None = None, z: torch.Tensor | None = None
+                    ) -> Iterator[torch.Tensor]:
+    """`count` images in [-1, 1] on the CPU, LATENT_BLOCK at a time; the same seed gives the same
+    images on any device, for any count and batch size.
 
     A conditional generator draws `labels` (default: every class in turn).
     """
     device = next(generator.parameters(), torch.empty(0)).device  # ONNX generators: no parameters
-    if z is None:
-        z = torch.randn(count, generator.z_dim, generator=torch.Generator().manual_seed(seed))
+    noise = torch.Generator().manual_seed(seed)
     if labels is None:
         labels = balanced_labels(count, generator.num_classes)
-    label_parts = labels.split(batch_size) if labels is not None else [None] * len(z.split(batch_size))
-    chunks = [generator(part.to(device), None if part_labels is None else part_labels.to(device)).cpu()
-              for part, part_labels in zip(z.split(batch_size), label_parts)]
-    return torch.cat(chunks)
+    for start in range(0, count, LATENT_BLOCK):
+        rows = min(LATENT_BLOCK, count - start)
+        block_z = torch.randn(rows, generator.z_dim, generator=noise) if z is None \
+            else z[start:start + rows]
+        block_labels = None if labels is None else labels[start:start + rows]
+        yield torch.cat([
+            generator(part.to(device), None if block_labels is None
+                      else block_labels[offset:offset + len(part)].to(device)).cpu()
+            for offset, part in zip(range(0, rows, batch_size), block_z.split(batch_size))])
+
+
+def generate(generator: nn.Module, count: int, seed: int = 0, batch_size: int = 1000,
+             labels: torch.Tensor | None = None, z: torch.Tensor | None = None) -> torch.Tensor:
+    """All of `generate_chunks` as one tensor (N, C, H, W)."""
+    return torch.cat(list(generate_chunks(generator, count, seed, batch_size, labels, z)))
 
 
 def slerp(start: torch.Tensor, end: torch.Tensor, weights: torch.Tensor | float) -> torch.Tensor:
@@ -116,37 +146,104 @@ def slerp(start: torch.Tensor, end: torch.Tensor, weights: torch.Tensor | float)
     return torch.where(omega.abs() < 1e-6, straight, curved)
 
 
+# Grids and animations are held whole in memory; more images than this go to .npy or a folder.
+MAX_SHEET_IMAGES = 10_000
+
+
 def write_images(images: torch.Tensor, out: Path, columns: int | None = None) -> str:
-    """'.png': one grid; '.gif': one frame per image; '.npy': uint8 (N, C, H, W); otherwise a
-    folder of PNGs. Returns a summary."""
-    if out.suffix == ".png":
+    """Images held in memory, written as `write_samples` writes them."""
+    return write_samples(iter([images]), len(images), out, columns)
+
+
+def write_samples(chunks: Iterator[torch.Tensor], count: int, out: Path,
+                  columns: int | None = None) -> str:
+    """`count` images arriving in chunks (N, C, H, W) in [-1, 1]: '.png' one grid, '.gif' one
+    frame per image, '.npy' a uint8 array (N, C, H, W), anything else a folder of PNGs. Arrays
+    and folders are written chunk by chunk under a temporary name and renamed when complete, so
+    memory stays one chunk and an interrupted write leaves nothing. Returns a summary."""
+    if out.suffix in (".png", ".gif"):
+        if count > MAX_SHEET_IMAGES:
+            raise GanforgeError(f"a {out.suffix} sheet of {count:,d} images is too large to look at "
+                                f"(at most {MAX_SHEET_IMAGES:,d}); write .npy or a folder instead")
         out.parent.mkdir(parents=True, exist_ok=True)
+        return _write_sheet(torch.cat(list(chunks)), out, columns)
+    if out.exists() and (out.suffix == ".npy" or not out.is_dir() or any(out.iterdir())):
+        raise GanforgeError(f"{out} already exists; give a new .npy, .png or folder path (nothing "
+                            "was written)")
+    first = next(chunks)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    _require_space(out.parent, count, first.shape[1:], out.suffix == ".npy")
+    chunks = itertools.chain([first], chunks)
+    progress = tqdm(total=count, desc=f"writing {out.name}", unit="img", leave=False,
+                    disable=None if count > LATENT_BLOCK else True)
+    with progress:
+        if out.suffix == ".npy":
+            _write_array(chunks, count, first.shape[1:], out, progress)
+            return f"wrote {count} images as a uint8 array {(count, *first.shape[1:])} to {out}"
+        _write_folder(chunks, count, out, progress)
+    return f"wrote {count} PNG files to {out}/"
+
+
+def _write_sheet(images: torch.Tensor, out: Path, columns: int | None) -> str:
+    if out.suffix == ".png":
         save_grid_png(images, out, columns)
         return f"wrote a grid of {len(images)} images to {out}"
-    if out.suffix == ".gif":
-        out.parent.mkdir(parents=True, exist_ok=True)
-        frames = [Image.fromarray(image_grid(image[None], padding=0)) for image in images]
-        frames[0].save(out, save_all=True, append_images=frames[1:] + frames[-2:0:-1],
-                       duration=120, loop=0)
-        return f"wrote an animation of {len(images)} frames to {out}"
-    if out.suffix == ".npy":
-        out.parent.mkdir(parents=True, exist_ok=True)
-        np.save(out, to_uint8(images).numpy())
-        return f"wrote {len(images)} images as a uint8 array {tuple(images.shape)} to {out}"
-    if out.exists() and not out.is_dir():
-        raise GanforgeError(f"{out} exists and is not a folder; give a .png, .npy or folder path")
-    out.mkdir(parents=True, exist_ok=True)
-    pixels = to_uint8(images).permute(0, 2, 3, 1).numpy()
-    for index, image in enumerate(pixels):
-        Image.fromarray(image.squeeze(-1) if image.shape[-1] == 1 else image).save(
-            out / f"{index:05d}.png")
-    return f"wrote {len(images)} PNG files to {out}/"
+    frames = [Image.fromarray(image_grid(image[None], padding=0)) for image in images]
+    frames[0].save(out, save_all=True, append_images=frames[1:] + frames[-2:0:-1],
+                   duration=120, loop=0)
+    return f"wrote an animation of {len(images)} frames to {out}"
 
 
-def sample_checkpoint(source: Path, count: int, seed: int = 0) -> tuple[torch.Tensor, str]:
-    """`count` images from a run folder's (or checkpoint's) generator, and its dataset's name."""
+def _require_space(folder: Path, count: int, image_shape: torch.Size, array: bool) -> None:
+    """Refuse up front what the disk cannot hold (a PNG file takes at least one 4 KiB block)."""
+    image_bytes = math.prod(image_shape)
+    needed = count * image_bytes if array else count * max(4096, image_bytes)
+    free = shutil.disk_usage(folder).free
+    if needed > free:
+        raise GanforgeError(f"{count:,d} images need about {needed / 2**30:,.2f} GiB but {folder} has "
+                            f"{free / 2**30:,.2f} GiB free; free space, or ask for fewer (--n)")
+
+
+def _write_array(chunks: Iterator[torch.Tensor], count: int, image_shape: torch.Size, out: Path,
+                 progress: tqdm) -> None:
+    """A .npy file opened at its final size and filled chunk by chunk, as memory-mapped pages."""
+    with written_atomically(out) as partial:
+        array = np.lib.format.open_memmap(partial, mode="w+", dtype=np.uint8,
+                                          shape=(count, *image_shape))
+        start = 0
+        for chunk in chunks:
+            array[start:start + len(chunk)] = to_uint8(chunk).numpy()
+            start += len(chunk)
+            progress.update(len(chunk))
+        array.flush()
+        del array
+
+
+def _write_folder(chunks: Iterator[torch.Tensor], count: int, out: Path, progress: tqdm) -> None:
+    """PNG files written one by one into a temporary folder beside `out`, renamed at the end;
+    numbered with enough digits that the names sort in order."""
+    digits = max(5, len(str(count - 1)))
+    partial = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".partial", dir=out.parent))
+    try:
+        index = 0
+        for chunk in chunks:
+            for image in to_uint8(chunk).permute(0, 2, 3, 1).numpy():
+                Image.fromarray(image.squeeze(-1) if image.shape[-1] == 1 else image).save(
+                    partial / f"{index:0{digits}d}.png")
+                index += 1
+            progress.update(len(chunk))
+        if out.is_dir():  # an empty folder the user made for it
+            out.rmdir()
+        partial.rename(out)
+    finally:
+        shutil.rmtree(partial, ignore_errors=True)
+
+
+def sample_checkpoint(source: Path, count: int, seed: int = 0) -> tuple[Iterator[torch.Tensor], str]:
+    """`count` images from a run folder's (or checkpoint's) generator, in chunks as
+    `generate_chunks` makes them, and its dataset's name."""
     path = checkpoint_path(source)
-    return generate(load_generator(path), count, seed=seed), \
+    return generate_chunks(load_generator(path), count, seed=seed), \
         checkpoint.load(path)["config"]["data"]["name"]
 
 

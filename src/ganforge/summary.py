@@ -19,6 +19,7 @@ class LayerRow:
     output_shape: tuple[int, ...]
     parameters: int
     macs: int
+    has_bias: bool = False
 
 
 def layer_macs(module: nn.Module, inputs: torch.Tensor, output: torch.Tensor) -> int:
@@ -44,7 +45,8 @@ def summarize(model: nn.Module, *example_inputs) -> list[LayerRow]:
             return
         rows.append(LayerRow(names[module], type(module).__name__, tuple(output.shape[1:]),
                              sum(p.numel() for p in module.parameters(recurse=False)),
-                             layer_macs(module, inputs[0][0], output[0])))
+                             layer_macs(module, inputs[0][0], output[0]),
+                             getattr(module, "bias", None) is not None))
 
     leaves = [m for m in model.modules() if not list(m.children())]
     handles = [leaf.register_forward_hook(hook) for leaf in leaves]
@@ -58,6 +60,30 @@ def summarize(model: nn.Module, *example_inputs) -> list[LayerRow]:
         for handle in handles:
             handle.remove()
     return rows
+
+
+WEIGHTED_KINDS = ("Conv2d", "ConvTranspose2d", "Linear")
+
+
+def biases_left_out(rows: list[LayerRow]) -> int:
+    """Parameters a bias would add to each weighted layer that feeds a BatchNorm: PyTorch's
+    layers have one by default (torchsummary counts it); ganforge leaves it out because the
+    BatchNorm subtracts it again, so it gets zero gradient and the function is the same."""
+    return sum(row.output_shape[0] for row, following in zip(rows, rows[1:])
+               if row.kind in WEIGHTED_KINDS and not row.has_bias
+               and following.kind.startswith("BatchNorm"))
+
+
+def bias_note(rows_g: list[LayerRow], rows_d: list[LayerRow]) -> str | None:
+    """The line under the tables that squares their totals with torchsummary's."""
+    counts = {"G": (rows_g, biases_left_out(rows_g)), "D": (rows_d, biases_left_out(rows_d))}
+    if not any(count for _, count in counts.values()):
+        return None
+    with_biases = " and ".join(f"{name} {sum(row.parameters for row in rows) + count:,d}"
+                               for name, (rows, count) in counts.items())
+    return ("note: layers feeding a BatchNorm have no bias (BatchNorm subtracts it again: zero "
+            "gradient, the same function); counted with them, as torchsummary counts PyTorch's "
+            f"default layers: {with_biases}")
 
 
 def training_step_bytes(rows_g: list[LayerRow], rows_d: list[LayerRow], parameters: int,

@@ -79,9 +79,12 @@ DATASETS.register("folder", FolderDataset())
 DOWNLOAD_TIMEOUT_S = 20
 
 
-def search_roots(data_dir: str | None) -> list[Path]:
-    """Folders searched in order: the given one, $GANFORGE_DATA, ./data, /usr/share/datasets."""
-    roots = [data_dir, os.environ.get("GANFORGE_DATA"), "data", "/usr/share/datasets"]
+DEFAULT_SEARCH = "$GANFORGE_DATA, ./data and /usr/share/datasets"
+
+
+def default_roots() -> list[Path]:
+    """Folders searched in this order when the user names none."""
+    roots = [os.environ.get("GANFORGE_DATA"), "data", "/usr/share/datasets"]
     return [Path(root) for root in roots if root]
 
 
@@ -115,14 +118,37 @@ def _download(stem: str, spec: IdxDataset, target_folder: Path) -> Path | None:
     return None
 
 
-def locate(name: str, data_dir: str | None, split: str = "train") -> tuple[Path, Path]:
-    """Paths of a split's image and label files, downloading into ./data/<name> if missing."""
+def named_folder(data_dir: str, name: str) -> Path:
+    """The folder a user named (--data-dir, data.path): it must exist; nothing else is searched."""
+    folder = Path(data_dir)
+    if not folder.is_dir():
+        raise DataError(f"--data-dir {data_dir} (data.path) is not a folder; give the folder that holds "
+                        f"the {name} files, or drop --data-dir to search {DEFAULT_SEARCH}")
+    return folder
+
+
+def dataset_folders(name: str, data_dir: str | None) -> list[Path]:
+    """Where a dataset's files may be: the named folder alone (and its sub-folder for the
+    dataset), or every default search root and their sub-folders."""
     spec = DATASETS.get(name)
-    roots = search_roots(data_dir)
-    folders = [folder for root in roots for folder in (root / spec.folder, root)]
+    roots = [named_folder(data_dir, name)] if data_dir else default_roots()
+    return [folder for root in roots for folder in (root / spec.folder, root)]
+
+
+def locate(name: str, data_dir: str | None, split: str = "train") -> tuple[Path, Path]:
+    """Paths of a split's image and label files; without a named folder, downloaded into
+    ./data/<name> when missing."""
+    spec = DATASETS.get(name)
+    folders = dataset_folders(name, data_dir)
     paths = []
     for stem in spec.stems(split):
-        path = _find(stem, folders) or _download(stem, spec, Path("data") / spec.folder)
+        path = _find(stem, folders)
+        if path is None and data_dir:
+            raise DataError(
+                f"--data-dir {data_dir} holds no {stem}(.gz) (looked in {', '.join(map(str, folders))}); "
+                f"put the four {name} files {', '.join(sorted(spec.md5))} (.gz or raw) there, or drop "
+                f"--data-dir to search {DEFAULT_SEARCH}")
+        path = path or _download(stem, spec, Path("data") / spec.folder)
         if path is None:
             raise DataError(
                 f"{name}: {stem}(.gz) not found in {', '.join(str(f) for f in folders)} and could "
@@ -137,7 +163,7 @@ def _load_cifar10(spec: Cifar10Dataset, data_dir: str | None, split: str) -> tup
     # Imported here: torchvision takes seconds to import and only CIFAR needs it.
     from torchvision.datasets import CIFAR10
 
-    roots = [folder for root in search_roots(data_dir) for folder in (root / spec.folder, root)]
+    roots = dataset_folders("cifar10", data_dir)
     for root in roots:
         if (root / CIFAR10.base_folder).is_dir():
             try:
@@ -147,6 +173,10 @@ def _load_cifar10(spec: Cifar10Dataset, data_dir: str | None, split: str) -> tup
                                 "delete that folder and download again") from None
             break
     else:
+        if data_dir:
+            raise DataError(f"--data-dir {data_dir} holds no {CIFAR10.base_folder}/ (looked in "
+                            f"{', '.join(map(str, roots))}); put the extracted archive there, or drop "
+                            f"--data-dir to search {DEFAULT_SEARCH}")
         if os.environ.get("GANFORGE_OFFLINE"):
             raise DataError(f"cifar10: {CIFAR10.base_folder}/ not found in "
                             f"{', '.join(map(str, roots))} and downloads are off (GANFORGE_OFFLINE); "

@@ -9,6 +9,7 @@ disk, keyed by dataset, split, count and the feature network's SHA-256.
 from __future__ import annotations
 
 import os
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +18,7 @@ import torch
 
 from ganforge.atomic import written_atomically
 from ganforge.data.sources import load_split
+from ganforge.errors import GanforgeError
 from ganforge.metrics import classes, cs, dc, fid, kid, memorization, pr, spread  # noqa: F401  (register)
 from ganforge.metrics.base import METRICS, FeatureSet, MetricInputs
 from ganforge.metrics.features import FeatureNetwork, feature_network
@@ -37,10 +39,23 @@ def real_images(dataset: str, split: str, count: int, data_dir: str | None = Non
     return torch.from_numpy(images).float() / 127.5 - 1
 
 
+# Reference sets already read in this process, by cache file and network: a training run's
+# evaluations share one (and its k-NN radii).
+_LOADED: dict[tuple[Path, str, str | None], FeatureSet] = {}
+
+
 def reference_features(dataset: str, split: str, count: int, network: FeatureNetwork,
                        data_dir: str | None = None) -> FeatureSet:
     """Features of real images, read from the cache when the same network made them."""
     path = cache_dir() / f"{dataset}-{split}-{count}-{network.key[:32]}.npz"
+    loaded = (path, network.key, data_dir)
+    if loaded not in _LOADED:
+        _LOADED[loaded] = _reference_features(path, dataset, split, count, network, data_dir)
+    return _LOADED[loaded]
+
+
+def _reference_features(path: Path, dataset: str, split: str, count: int, network: FeatureNetwork,
+                        data_dir: str | None) -> FeatureSet:
     if path.is_file():
         with np.load(path, allow_pickle=False) as cached:
             if str(cached["network"]) == network.key:
@@ -54,20 +69,54 @@ def reference_features(dataset: str, split: str, count: int, network: FeatureNet
     return FeatureSet(*features)
 
 
-def evaluate(images: torch.Tensor, dataset: str = "mnist", metrics: tuple[str, ...] = DEFAULT_METRICS,
-             ref: str = "test", ref_count: int = 10_000, seed: int = 0,
-             data_dir: str | None = None, features: str = "digits") -> dict[str, Any]:
-    """Score generated images in [-1, 1] (N, C, H, W) against real images of `dataset`."""
+def check_images(images: torch.Tensor, network: FeatureNetwork, dataset: str) -> None:
+    """What the feature network cannot take, as one line naming the problem and the fix."""
+    shape = tuple(images.shape[1:])
+    if network.input_shape is not None and shape != network.input_shape:
+        channels, height, width = network.input_shape
+        raise GanforgeError(
+            f"the {dataset} digit features take {channels} x {height} x {width} images, got "
+            f"{' x '.join(map(str, shape))}; give {height} x {width} "
+            f"{'grayscale' if channels == 1 else 'RGB'} images, or score other images with "
+            "--features inception")
+    finite = torch.isfinite(images).flatten(1).all(1)
+    if not finite.all():
+        raise GanforgeError(f"{int((~finite).sum()):,d} of {len(images):,d} images hold NaN or Inf "
+                            "values; drop them, or re-sample from a generator that did not diverge")
+
+
+def generated_features(images: torch.Tensor | Iterable[torch.Tensor], network: FeatureNetwork,
+                       dataset: str) -> FeatureSet:
+    """Features of images given whole or in chunks (a chunk at a time is ever held)."""
+    features, probabilities = [], []
+    for chunk in [images] if isinstance(images, torch.Tensor) else images:
+        check_images(chunk, network, dataset)
+        chunk_features, chunk_probabilities = network.extract(chunk)
+        features.append(chunk_features)
+        probabilities.append(chunk_probabilities)
+    count = sum(map(len, features))
+    if count < 2:
+        raise GanforgeError(f"{count} image(s) to score; the metrics compare distributions and "
+                            "need at least 2 (10,000 for numbers comparable to ganforge's)")
+    return FeatureSet(torch.cat(features), torch.cat(probabilities))
+
+
+def evaluate(images: torch.Tensor | Iterable[torch.Tensor], dataset: str = "mnist",
+             metrics: tuple[str, ...] = DEFAULT_METRICS, ref: str = "test", ref_count: int = 10_000,
+             seed: int = 0, data_dir: str | None = None, features: str = "digits") -> dict[str, Any]:
+    """Score generated images in [-1, 1] (N, C, H, W, or an iterable of such chunks) against
+    real images of `dataset`."""
     chosen = [METRICS.get(name) for name in metrics]
     network = feature_network(features, dataset)
+    generated = generated_features(images, network, dataset)
     inputs = MetricInputs(
-        generated=FeatureSet(*network.extract(images)),
+        generated=generated,
         reference=reference_features(dataset, ref, ref_count, network, data_dir),
         train=lambda: reference_features(dataset, "train", 60_000, network, data_dir),
         reference_split=ref,
         seed=seed,
     )
-    results: dict[str, Any] = {"samples": len(images)}
+    results: dict[str, Any] = {"samples": len(generated.features)}
     for metric in chosen:
         results.update(metric(inputs))
     return results

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import torch
 
+from ganforge.metrics.knn import kth_neighbour_radius
 from ganforge.registry import Registry
 
 
@@ -15,6 +16,14 @@ from ganforge.registry import Registry
 class FeatureSet:
     features: torch.Tensor  # (N, D) float32, the feature network's penultimate layer
     probabilities: torch.Tensor  # (N, classes), its softmax
+    _radii: dict[int, torch.Tensor] = field(default_factory=dict, compare=False, repr=False)
+
+    def kth_radius(self, k: int) -> torch.Tensor:
+        """Each sample's distance to its k-th nearest neighbour in the set, computed once: a
+        real set's radii serve every evaluation of a training run."""
+        if k not in self._radii:
+            self._radii[k] = kth_neighbour_radius(self.features, k)
+        return self._radii[k]
 
 
 @dataclass

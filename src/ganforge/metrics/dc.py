@@ -10,8 +10,9 @@ from ganforge.metrics.knn import distance_chunks, kth_neighbour_radius
 K = 5
 
 
-def density_coverage(real: torch.Tensor, generated: torch.Tensor, k: int = K) -> tuple[float, float]:
-    radii = kth_neighbour_radius(real, k)
+def density_coverage(real: torch.Tensor, generated: torch.Tensor, k: int = K,
+                     radii: torch.Tensor | None = None) -> tuple[float, float]:
+    radii = kth_neighbour_radius(real, k) if radii is None else radii
     neighbourhoods_hit = torch.zeros(len(generated))
     covered = torch.zeros(len(real), dtype=torch.bool)
     for part, distances in distance_chunks(generated, real):
@@ -24,5 +25,6 @@ def density_coverage(real: torch.Tensor, generated: torch.Tensor, k: int = K) ->
 
 @METRICS.register("dc")
 def dc(inputs: MetricInputs) -> dict[str, float]:
-    density, coverage = density_coverage(inputs.reference.features, inputs.generated.features)
+    density, coverage = density_coverage(inputs.reference.features, inputs.generated.features,
+                                         radii=inputs.reference.kth_radius(K))
     return {"density": density, "coverage": coverage}

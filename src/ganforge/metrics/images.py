@@ -14,21 +14,28 @@ IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".webp")
 
 
 def to_model_range(array: np.ndarray, source: Path) -> torch.Tensor:
-    """N x H x W or N x C x H x W; uint8, or float in [0, 1] or [-1, 1] -> float32 in [-1, 1]."""
+    """N x H x W, N x C x H x W or N x H x W x C (C 1 or 3, as PIL and NumPy hold images);
+    uint8, or float in [0, 1] or [-1, 1] -> float32 N x C x H x W in [-1, 1]."""
     if array.ndim == 3:
         array = array[:, None]
     if array.ndim != 4:
-        raise GanforgeError(f"{source}: expected images shaped N x H x W or N x C x H x W, "
-                            f"got {array.shape}")
+        raise GanforgeError(f"{source}: expected images shaped N x H x W, N x C x H x W or "
+                            f"N x H x W x C, got {array.shape}; stack the images along a first axis")
+    if array.shape[-1] in (1, 3) and array.shape[1] not in (1, 3):  # channels last
+        array = array.transpose(0, 3, 1, 2)
     if array.dtype == np.uint8:
         return torch.from_numpy(array.astype(np.float32) / 127.5 - 1)
     if not np.issubdtype(array.dtype, np.floating):
-        raise GanforgeError(f"{source}: expected uint8 or float images, got {array.dtype}")
+        raise GanforgeError(f"{source}: expected uint8 or float images, got {array.dtype}; "
+                            "convert with .astype(numpy.uint8) for 0..255 pixels")
     images = torch.from_numpy(np.ascontiguousarray(array, dtype=np.float32))
-    low, high = float(images.min()), float(images.max())
+    # NaN and Inf are not a range: evaluate names them.
+    finite = images[torch.isfinite(images)]
+    low, high = (float(finite.min()), float(finite.max())) if len(finite) else (0.0, 0.0)
     if low < -1.001 or high > 1.001:
         raise GanforgeError(f"{source}: float images must lie in [0, 1] or [-1, 1], "
-                            f"found [{low:.3g}, {high:.3g}]")
+                            f"found [{low:.3g}, {high:.3g}]; rescale them, or save 0..255 pixels "
+                            "as uint8")
     return images if low < 0 else images * 2 - 1
 
 

@@ -16,21 +16,25 @@ from ganforge.metrics.knn import distance_chunks, kth_neighbour_radius
 K = 3
 
 
-def manifold_share(points: torch.Tensor, manifold: torch.Tensor, k: int = K) -> float:
-    """Share of `points` within the k-NN radius of at least one sample of `manifold`."""
-    radii = kth_neighbour_radius(manifold, k)
+def manifold_share(points: torch.Tensor, manifold: torch.Tensor, radii: torch.Tensor | None = None,
+                   k: int = K) -> float:
+    """Share of `points` within the k-NN radius (`radii`, computed when not given) of at least
+    one sample of `manifold`."""
+    radii = kth_neighbour_radius(manifold, k) if radii is None else radii
     inside = torch.zeros(len(points), dtype=torch.bool)
     for part, distances in distance_chunks(points, manifold):
         inside[part] = (distances <= radii).any(dim=1)
     return float(inside.float().mean())
 
 
-def precision_recall(real: torch.Tensor, generated: torch.Tensor) -> tuple[float, float]:
+def precision_recall(real: torch.Tensor, generated: torch.Tensor,
+                     real_radii: torch.Tensor | None = None) -> tuple[float, float]:
     """(precision, recall) of `generated` against `real`; the order of the arguments matters."""
-    return manifold_share(generated, real), manifold_share(real, generated)
+    return manifold_share(generated, real, real_radii), manifold_share(real, generated)
 
 
 @METRICS.register("pr")
 def pr(inputs: MetricInputs) -> dict[str, float]:
-    precision, recall = precision_recall(inputs.reference.features, inputs.generated.features)
+    precision, recall = precision_recall(inputs.reference.features, inputs.generated.features,
+                                         inputs.reference.kth_radius(K))
     return {"precision": precision, "recall": recall}

@@ -132,21 +132,25 @@ def mode_collapse(history: History) -> str | None:
 
 
 def oscillation(history: History) -> str | None:
-    """FID no better across the last three evaluations while G's loss swings (its range over
-    those intervals above 30 % of its mean)."""
+    """FID no better across the last three evaluations while G's loss swings: over those
+    intervals it both rises and falls by more than 15 % of its mean (a loss that only climbs,
+    as G's does while D overpowers it, is another failure)."""
     fids = [record["fid"] for record in history.evals]
     if len(fids) < 4:
         return None
     best_before, recent = min(fids[:-3]), fids[-3:]
     since = history.evals[-4]["step"]
     losses = [record["loss_g"] for record in history.intervals if record["step"] > since]
-    if min(recent) < 0.95 * best_before or len(losses) < 2:
+    if min(recent) < 0.95 * best_before or len(losses) < 3:
         return None
-    swing = (max(losses) - min(losses)) / max(abs(statistics.mean(losses)), 1e-8)
-    if swing > 0.3:
+    scale = max(abs(statistics.mean(losses)), 1e-8)
+    rise = max(later - min(losses[:index]) for index, later in enumerate(losses) if index)
+    fall = max(max(losses[:index]) - later for index, later in enumerate(losses) if index)
+    if min(rise, fall) > 0.15 * scale:
+        swing = (max(losses) - min(losses)) / scale
         return (f"oscillation without progress: FID {', '.join(f'{fid:.2f}' for fid in recent)} in "
                 f"the last three evaluations, no better than {best_before:.2f} before, while G's "
-                f"loss swings over {swing:.0%} of its mean")
+                f"loss swings up and down over {swing:.0%} of its mean")
     return None
 
 

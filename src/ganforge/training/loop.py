@@ -15,11 +15,13 @@ import torch
 from tqdm import tqdm
 
 import ganforge
-from ganforge.config import Config, dump_yaml
+from ganforge.config import Config, dump_yaml, measurable
 from ganforge.data.loader import DeviceBatches
-from ganforge.data.sources import data_shape, load_data
+from ganforge.data.sources import data_shape, load_data, load_split
 from ganforge.errors import CheckpointError, ConfigError, GanforgeError, TrainingDiverged
 from ganforge.losses import LOSSES
+from ganforge.metrics import evaluate
+from ganforge.metrics.features import CLASSIFIERS
 from ganforge.models import MODELS, build_discriminator, build_generator
 from ganforge.models.fast_layers import fuse_batch_norm_activations, joins_batches
 from ganforge.sampling import generate
@@ -190,6 +192,8 @@ def prepare(config: Config, ranks: Ranks = ONE_PROCESS) -> Session:
         keep_freed_memory()
     seed_everything(train.seed)
     images, labels = load_data(data, "train")
+    if train.eval_every:  # the evaluations' reference images, found and verified before any write
+        load_split(data.name, data.path, "test")
     if data.limit:
         images, labels = images[: data.limit], labels[: data.limit]
     if len(images) < train.batch_size * ranks.world_size:
@@ -316,14 +320,16 @@ def restore(session: Session, state: dict[str, Any], source: str) -> tuple[int, 
     return step, epoch_stats
 
 
-def _epoch_line(record: dict[str, Any], epochs: int) -> str:
+def _epoch_line(record: dict[str, Any], epochs: int, evaluation: dict[str, Any] | None) -> str:
     marker = "" if record["complete"] else " (stopped mid-epoch)"
+    quality = "" if evaluation is None else \
+        f"  FID {evaluation['fid']:.2f}{' (best)' if evaluation['best'] else ''}"
     return (
         f"epoch {record['epoch']}/{epochs}  loss D {record['loss_d']:.3f}  "
         f"loss G {record['loss_g']:.3f}  D(x) {record['d_real']:.3f}  "
         f"D(G(z)) {record['d_fake']:.3f}  acc real {record['acc_real']:.0%} "
         f"fake {record['acc_fake']:.0%}  {record['images_per_s']:.0f} img/s  "
-        f"{record['seconds']:.1f} s{marker}"
+        f"{record['seconds']:.1f} s{quality}{marker}"
     )
 
 
@@ -337,10 +343,12 @@ def _finite(stats: torch.Tensor) -> bool:
     return bool(torch.isfinite(stats).all())
 
 
-def _save(session: Session, run_dir: RunDir, step: int, epoch_stats: torch.Tensor) -> None:
-    """Write last.pt; a full disk or unwritable folder stops the run, keeping the old file."""
+def _save(session: Session, run_dir: RunDir, step: int, epoch_stats: torch.Tensor,
+          name: str = "last.pt") -> None:
+    """Write checkpoints/NAME; a full disk or unwritable folder stops the run, keeping the old
+    file."""
     try:
-        checkpoint.save(checkpoint_state(session, step, epoch_stats), run_dir.last_checkpoint)
+        checkpoint.save(checkpoint_state(session, step, epoch_stats), run_dir.checkpoints / name)
     except OSError as error:
         raise GanforgeError(
             f"cannot write checkpoint in {run_dir.checkpoints} ({error.strerror}); the last good "
@@ -418,6 +426,10 @@ def train(session: Session, run_dir: RunDir, step: int = 0,
     check_every = 1 if session.device.type == "cpu" and not ranks.active else train_config.log_every
     gan.generator.train()
     gan.discriminator.train()
+    if not train_config.eval_every and not measurable(config.data.name):
+        log(f"ganforge: no FID during training: the shipped feature networks know only "
+            f"{' and '.join(CLASSIFIERS.names())}; measure this run afterwards with "
+            f"ganforge evaluate {run_dir.root} --features inception")
     conditional, scheduled = config.model.conditional, train_config.lr_schedule != "constant"
     step_function = GraphedStep(gan) if uses_cuda_graphs(config, session.device, ranks) else train_step
     stopping = False
@@ -472,9 +484,8 @@ def train(session: Session, run_dir: RunDir, step: int = 0,
             }
             if record["complete"]:
                 epoch_stats.zero_()
-            log(_epoch_line(record, train_config.epochs))
             if ranks.main:
-                _end_of_segment(session, run_dir, record, step, epoch_stats)
+                _end_of_segment(session, run_dir, record, step, epoch_stats, log)
     run_dir.close()
     ranks.barrier()  # no rank exits (and makes torchrun stop the others) before rank 0 has written
     # A rank stopped because another one was signalled reports SIGTERM, so all exit alike.
@@ -521,8 +532,9 @@ def _draw(session: Session, count: int, **kwargs) -> torch.Tensor:
 
 
 def _end_of_segment(session: Session, run_dir: RunDir, record: dict[str, Any], step: int,
-                    epoch_stats: torch.Tensor) -> None:
-    """Metrics, grid, evaluation and checkpoint: what every epoch end (or early stop) leaves."""
+                    epoch_stats: torch.Tensor, log: Callable[[str], None]) -> None:
+    """Metrics, grid, evaluation, checkpoint and the epoch line: what every epoch end (or early
+    stop) leaves."""
     samples = _draw(session, len(session.fixed_noise), z=session.fixed_noise)
     try:
         run_dir.append_metrics(record)
@@ -533,38 +545,44 @@ def _end_of_segment(session: Session, run_dir: RunDir, record: dict[str, Any], s
             f"cannot write to {run_dir.root} ({error.strerror}); the last good checkpoint is kept; "
             f"free space and continue with: ganforge train --resume {run_dir.root}") from None
     eval_every = session.config.train.eval_every
+    evaluation = None
     if eval_every and record["complete"] and (record["epoch"] % eval_every == 0
                                               or step == session.total_steps):
-        _evaluate(session, run_dir, record, step, epoch_stats)
+        evaluation = _evaluate(session, run_dir, record, step, epoch_stats)
     _save(session, run_dir, step, epoch_stats)  # after the evaluation: it records the best FID
+    log(_epoch_line(record, session.config.train.epochs, evaluation))
+    if evaluation is not None:
+        _check_health(session, run_dir, evaluation, log)
 
 
 def _evaluate(session: Session, run_dir: RunDir, record: dict[str, Any], step: int,
-              epoch_stats: torch.Tensor) -> None:
+              epoch_stats: torch.Tensor) -> dict[str, Any]:
     """FID (plus class coverage, feature spread, precision and recall, which the health monitor
-    reads) of fresh samples; the best generator so far is kept as checkpoints/best.pt."""
-    # Imported here: only runs that evaluate need the feature network.
-    from ganforge.metrics import evaluate
-
-    config = session.config
+    reads) of fresh samples; the best generator so far is kept as checkpoints/best.pt. Returns
+    the "eval" record it logged."""
+    config, started = session.config, time.perf_counter()
     images = _draw(session, config.train.eval_samples, seed=config.train.seed + 1)
-    results = evaluate(images, config.data.name, ("fid", "classes", "spread", "pr"))
+    # Training's random stream must not depend on whether (or in which process) the feature
+    # network was first built: its construction draws initial weights.
+    with torch.random.fork_rng(devices=[]):
+        results = evaluate(images, config.data.name, ("fid", "classes", "spread", "pr"),
+                           data_dir=config.data.path)
     fid = results["fid"]
     improved = fid < session.best_fid
     if improved:
         session.best_fid = fid
-        checkpoint.save(checkpoint_state(session, step, epoch_stats), run_dir.checkpoints / "best.pt")
+        _save(session, run_dir, step, epoch_stats, "best.pt")
     eval_record = {"event": "eval", "epoch": record["epoch"], "step": step, "fid": fid,
+                   "samples": config.train.eval_samples,
                    "classes_covered": results["classes_covered"],
                    "feature_spread": results["feature_spread"], "precision": results["precision"],
-                   "recall": results["recall"], "best": improved}
+                   "recall": results["recall"], "best": improved,
+                   "seconds": time.perf_counter() - started}
     run_dir.append_metrics(eval_record)
-    run_dir.log_scalars({"eval/fid": fid, "eval/feature_spread": results["feature_spread"]}, step)
-    tqdm.write(f"  FID {fid:.3f} on {config.train.eval_samples} samples, "
-               f"{results['classes_covered']} classes, spread {results['feature_spread']:.2f}, "
-               f"precision {results['precision']:.2f}, recall {results['recall']:.2f}"
-               f"{' (best so far: checkpoints/best.pt)' if improved else ''}")
-    _check_health(session, run_dir, eval_record, tqdm.write)
+    run_dir.log_scalars({"eval/fid": fid, "eval/feature_spread": results["feature_spread"],
+                         "eval/precision": results["precision"], "eval/recall": results["recall"]},
+                        step)
+    return eval_record
 
 
 def start(session: Session, run_dir: RunDir) -> None:

@@ -94,7 +94,9 @@ class RunDir:
         with self.metrics_path.open("a") as file:
             file.write(json.dumps(record) + "\n")
 
-    def read_metrics(self) -> list[dict[str, Any]]:
+    def read_metrics(self, event: str | None = None) -> list[dict[str, Any]]:
+        """metrics.jsonl's records, in order; only those of one `event` ("epoch", "eval"...)
+        when given."""
         if not self.metrics_path.is_file():
             return []
         records = []
@@ -103,7 +105,7 @@ class RunDir:
                 records.append(json.loads(line))
             except json.JSONDecodeError:
                 continue  # a line torn by a kill mid-write; the records around it are whole
-        return records
+        return [record for record in records if event is None or record.get("event") == event]
 
     def grids(self) -> list[Path]:
         """The per-epoch sample grids, oldest first."""
