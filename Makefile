@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 TORCH ?= torch==2.14.1 torchvision==0.29.1
 DEMO_EPOCHS ?= 3
 
-.PHONY: install demo test lint
+.PHONY: install demo test test-fast lint
 
 $(BIN)/ganforge: pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -26,3 +26,7 @@ lint: install
 
 test: lint
 	$(BIN)/python -m pytest
+
+# Everything but the tests marked slow (subprocess runs, sweeps, torchrun, PostgreSQL, Chromium).
+test-fast: install
+	$(BIN)/python -m pytest -m "not slow"

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import torch
 
+from ganforge.generation import generate, load_generator
 from ganforge.metrics import evaluate
-from ganforge.sampling import generate, load_generator
 
 
 def main() -> None:

@@ -20,7 +20,7 @@ import time
 from pathlib import Path
 
 from ganforge.config import load_config, measurable, preset_names
-from ganforge.training import checkpoint
+from ganforge.runs import checkpoint
 
 
 def epochs_trained(run: Path) -> float:

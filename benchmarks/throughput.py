@@ -26,13 +26,14 @@ from PIL import Image
 from torch.utils.data import DataLoader, Dataset
 from torchvision import transforms
 
+from ganforge import ops
 from ganforge.config import load_config
-from ganforge.models import build_discriminator, build_generator
-from ganforge.models.fast_layers import with_plain_layers
+from ganforge.data.sources import data_shape
+from ganforge.models import build
 from ganforge.models.layers import balanced_labels
 from ganforge.summary import summarize
-from ganforge.training.loop import model_arguments, prepare
-from ganforge.training.steps import STAT_NAMES, train_step
+from ganforge.training.step import STAT_NAMES, train_step
+from ganforge.training.trainer import Trainer
 
 
 class PilMnist(Dataset):
@@ -50,24 +51,24 @@ class PilMnist(Dataset):
         return self.transform(Image.fromarray(self.images[index], mode="L")), 0
 
 
-def notebook_steps(session):
+def notebook_steps(trainer):
     """One iteration of the notebook's loop, as a function; PyTorch's own layers throughout."""
-    config, gan = session.config, session.gan
-    generator, discriminator = with_plain_layers(gan.generator), with_plain_layers(gan.discriminator)
+    config, gan = trainer.config, trainer.gan
+    generator, discriminator = ops.plain(gan.generator), ops.plain(gan.discriminator)
     discriminator.requires_grad_(True)
     # The notebook's optimizers: PyTorch's default Adam (on the CPU, one parameter at a time).
     train = config.train
     optimizer_g = torch.optim.Adam(generator.parameters(), lr=train.lr_g, betas=train.betas_g)
     optimizer_d = torch.optim.Adam(discriminator.parameters(), lr=train.lr_d, betas=train.betas_d)
-    loader = DataLoader(PilMnist(session.batches.images, config.data.rotation_degrees),
+    loader = DataLoader(PilMnist(trainer.batches.images, config.data.rotation_degrees),
                         batch_size=config.train.batch_size, shuffle=True, drop_last=True)
     batches = iter(loader)
 
     def one_step():
         real, _ = next(batches)
-        real = real.to(session.device)
+        real = real.to(trainer.device)
         batch = len(real)
-        noise = torch.randn(batch, config.model.z_dim, device=session.device)
+        noise = torch.randn(batch, config.model.z_dim, device=trainer.device)
         fake = generator(noise)
         fake_logits, real_logits = discriminator(fake), discriminator(real)
         loss_d = (F.binary_cross_entropy_with_logits(fake_logits, torch.zeros_like(fake_logits))
@@ -76,7 +77,7 @@ def notebook_steps(session):
         loss_d.backward(retain_graph=True)
         optimizer_d.step()
         optimizer_g.zero_grad()
-        fake = generator(torch.randn(batch, config.model.z_dim, device=session.device))
+        fake = generator(torch.randn(batch, config.model.z_dim, device=trainer.device))
         fake_logits = discriminator(fake)
         loss_g = F.binary_cross_entropy_with_logits(fake_logits, torch.ones_like(fake_logits))
         loss_g.backward()
@@ -86,9 +87,9 @@ def notebook_steps(session):
     return one_step
 
 
-def ganforge_steps(session):
-    config, gan = session.config, session.gan
-    batches = session.batches
+def ganforge_steps(trainer):
+    config, gan = trainer.config, trainer.gan
+    batches = trainer.batches
 
     def iterate():
         epoch = 0
@@ -97,11 +98,11 @@ def ganforge_steps(session):
             epoch += 1
 
     stream = iterate()
-    stats = torch.zeros(len(STAT_NAMES), device=session.device)
+    stats = torch.zeros(len(STAT_NAMES), device=trainer.device)
 
     def one_step():
         real_images, _ = next(stream)
-        z = torch.randn(config.train.batch_size, config.model.z_dim, device=session.device)
+        z = torch.randn(config.train.batch_size, config.model.z_dim, device=trainer.device)
         stats.add_(train_step(gan, real_images, z))
 
     return one_step
@@ -151,9 +152,8 @@ def step_flops_per_image(config) -> float:
     (2 FLOPs a multiply-accumulate; a backward pass costs two forwards: weights and inputs).
     G forward + backward (3 G); D forward and backward on real and fake (2 x 3 D); D forward on
     the fake again and backward to its input only, its weights frozen (2 D)."""
-    generator_spec, discriminator_kwargs = model_arguments(config)
-    generator = build_generator(config.model.name, **generator_spec["kwargs"])
-    discriminator = build_discriminator(config.model.name, **discriminator_kwargs)
+    built = build(config.model, data_shape(config.data))
+    generator, discriminator = built.generator, built.discriminator
     labels = balanced_labels(1, generator.num_classes)
     z = torch.zeros(1, config.model.z_dim)
     macs_g = sum(row.macs for row in summarize(generator, z, labels))
@@ -179,23 +179,23 @@ def main() -> None:
     for preset in args.preset or ["mnist-course", "mnist-mlp"]:
         device = ("train.device", args.device)
         # The notebook used PyTorch's default (contiguous) memory format.
-        reference_session = prepare(load_config(preset, overrides=[
+        reference_trainer = Trainer.from_config(load_config(preset, overrides=[
             device, ("train.channels_last", False)]))
-        session = prepare(load_config(preset, overrides=[device]))
-        batch = session.config.train.batch_size
-        sides = {"notebook": notebook_steps(reference_session), "ganforge": ganforge_steps(session)}
+        trainer = Trainer.from_config(load_config(preset, overrides=[device]))
+        batch = trainer.config.train.batch_size
+        sides = {"notebook": notebook_steps(reference_trainer), "ganforge": ganforge_steps(trainer)}
         rates: dict[str, list[float]] = {name: [] for name in sides}
         for one_step in sides.values():
             for _ in range(args.warmup):
                 one_step()
         for _ in range(args.rounds):
             for name, one_step in sides.items():
-                rates[name].append(images_per_second(one_step, args.steps, batch, session.device))
+                rates[name].append(images_per_second(one_step, args.steps, batch, trainer.device))
         reference, ours = statistics.median(rates["notebook"]), statistics.median(rates["ganforge"])
         print(f"{preset:14s} batch {batch:4d}  notebook loop {reference:8.0f} img/s  "
               f"ganforge {ours:8.0f} img/s  ratio {ours / reference:5.2f}x  "
               f"(medians of {args.rounds} alternating rounds of {args.steps} steps)")
-        achieved = ours * step_flops_per_image(session.config)
+        achieved = ours * step_flops_per_image(trainer.config)
         print(f"{'':14s} ganforge {achieved / 1e9:.1f} GFLOP/s = {achieved / peak:.0%} of this machine's "
               "matrix-product peak (direct-convolution FLOPs: Toom-Cook layers do less arithmetic)")
 

@@ -19,7 +19,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from ganforge.training.run_dir import RunDir
+from ganforge.runs import RunDir
 
 
 def minutes_to_threshold(preset: str, threshold: float, max_minutes: float, device: str,

@@ -11,9 +11,18 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
+import torch
 from PIL import Image, ImageDraw
+from torch import nn
 
+from ganforge import ops
 from ganforge.cli import main
+from ganforge.config import load_config
+from ganforge.losses import LOSSES
+from ganforge.models import build_discriminator, build_generator
+from ganforge.training.options import StepOptions
+from ganforge.training.step import Gan
+from ganforge.training.trainer import Trainer
 
 REPO = Path(__file__).resolve().parents[1]
 MNIST_DIR = REPO / "data" / "mnist"
@@ -84,3 +93,74 @@ def abstract_image(rng: random.Random) -> Image.Image:
         color = tuple(rng.randrange(256) for _ in range(3))
         (draw.ellipse if rng.random() < 0.5 else draw.rectangle)(corners, fill=color)
     return image
+
+
+# Helpers shared by several test modules (no test module imports another).
+
+CPU = torch.device("cpu")
+
+
+def assert_same_function(fast: nn.Module, plain: nn.Module, images: torch.Tensor) -> None:
+    """Same outputs, input gradients and parameter gradients for the same weights and input."""
+    plain.load_state_dict(fast.state_dict())
+    fast_in, plain_in = images.clone().requires_grad_(), images.clone().requires_grad_()
+    fast_out, plain_out = fast(fast_in), plain(plain_in)
+    torch.testing.assert_close(fast_out, plain_out, atol=1e-5, rtol=1e-5)
+    grad = torch.randn_like(plain_out)
+    fast_out.backward(grad)
+    plain_out.backward(grad)
+    torch.testing.assert_close(fast_in.grad, plain_in.grad, atol=1e-5, rtol=1e-5)
+    for fast_param, plain_param in zip(fast.parameters(), plain.parameters()):
+        torch.testing.assert_close(fast_param.grad, plain_param.grad, atol=1e-4, rtol=1e-4)
+
+
+def make_gan(plain: bool, channels_last: bool, dtype: torch.dtype = torch.float32) -> Gan:
+    torch.manual_seed(0)
+    generator = build_generator("dcgan28", z_dim=16, channels=1, image_size=28).to(dtype)
+    discriminator = build_discriminator("dcgan28", channels=1, image_size=28).to(dtype)
+    if not plain:  # as Trainer.from_config sets them up on a CPU (BatchNorm fused only in float32)
+        ops.accelerate(generator, CPU)
+        ops.accelerate(discriminator, CPU)
+    if channels_last:
+        generator.to(memory_format=torch.channels_last)
+        discriminator.to(memory_format=torch.channels_last)
+    return Gan(generator=generator, discriminator=discriminator,
+               optimizer_g=torch.optim.Adam(generator.parameters(), 2e-4, betas=(0.5, 0.99)),
+               optimizer_d=torch.optim.Adam(discriminator.parameters(), 2e-4, betas=(0.5, 0.99)),
+               options=StepOptions(loss=LOSSES.get("bce")))
+
+
+def three_batches(dtype: torch.dtype) -> list[tuple[torch.Tensor, torch.Tensor]]:
+    torch.manual_seed(1)
+    return [((torch.rand(32, 1, 28, 28) * 2 - 1).to(dtype), torch.randn(32, 16, dtype=dtype))
+            for _ in range(3)]
+
+
+def small_trainer(overrides: list[tuple[str, object]], preset: str = "mnist-course"):
+    return Trainer.from_config(load_config(preset, overrides=[
+        ("data.limit", 256), ("train.device", "cpu"), ("train.batch_size", 32),
+        ("data.path", str(MNIST_DIR)), *overrides]))
+
+
+def tensors_equal(left, right) -> bool:
+    """Deep bit-for-bit equality of nested checkpoint structures."""
+    if isinstance(left, torch.Tensor):
+        return isinstance(right, torch.Tensor) and torch.equal(left, right)
+    if isinstance(left, dict):
+        return left.keys() == right.keys() and all(tensors_equal(left[k], right[k]) for k in left)
+    if isinstance(left, (list, tuple)):
+        return len(left) == len(right) and all(map(tensors_equal, left, right))
+    return left == right
+
+
+def assert_one_line_error(result, *fragments: str) -> None:
+    assert result.returncode == 2, result.stderr
+    assert "Traceback" not in result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    for fragment in fragments:
+        assert fragment in lines[0], lines[0]
+
+
+def snapshot(folder):
+    return {path: path.read_bytes() for path in sorted(folder.rglob("*")) if path.is_file()}

@@ -8,8 +8,9 @@ from ganforge.config import (
     preset_names,
     preset_values,
 )
+from ganforge.data.sources import data_shape
 from ganforge.errors import ConfigError
-from ganforge.training.loop import model_arguments
+from ganforge.models import model_arguments
 
 
 def test_presets_resolve_and_describe_themselves():
@@ -42,8 +43,9 @@ def test_image_batch_norm_needs_a_model_that_has_one():
         load_config("mnist-dcgan-ngf", overrides=[parse_override("model.d_image_batch_norm=true")])
     # false holds for every model: dcgan's and mlp's D have no BatchNorm there anyway
     dcgan = load_config("mnist-dcgan", overrides=[parse_override("model.name=dcgan")])
-    assert "image_batch_norm" not in model_arguments(dcgan)[1]
-    assert model_arguments(load_config("mnist-dcgan"))[1]["image_batch_norm"] is False
+    assert "image_batch_norm" not in model_arguments(dcgan.model, data_shape(dcgan.data))[1]
+    default = load_config("mnist-dcgan")
+    assert model_arguments(default.model, data_shape(default.data))[1]["image_batch_norm"] is False
 
 
 def test_overrides_are_typed():

@@ -57,6 +57,7 @@ def test_exported_generator_matches_the_original(tmp_path, name, fmt):
     assert written["inputs"] == (["z", "labels"] if generator.num_classes else ["z"])
 
 
+@pytest.mark.slow
 def test_torchscript_runs_with_plain_torch(tmp_path):
     out = tmp_path / "g.ts"
     export(trained_looking("dcgan"), {"name": "dcgan", "kwargs": GENERATORS["dcgan"]}, "torchscript",
@@ -82,6 +83,7 @@ def test_export_and_sample_from_the_command_line(tiny_run, tmp_path):
         assert json.loads((tmp_path / f"g{suffix}.json").read_text())["step"] == 16
 
 
+@pytest.mark.slow
 @pytest.mark.filterwarnings("ignore:`torch.jit.load` is deprecated")
 def test_torchscript_under_pytorchs_own_suffix(tiny_run, tmp_path):
     out = tmp_path / "g.pt"
@@ -95,6 +97,7 @@ def test_torchscript_under_pytorchs_own_suffix(tiny_run, tmp_path):
                   - np.load(tmp_path / "from-run.npy").astype(int)).max() <= 1
 
 
+@pytest.mark.slow
 def test_a_suffix_naming_another_format_warns_and_the_sidecar_decides(tiny_run, tmp_path):
     out = tmp_path / "g.onnx"
     result = run_cli("export", str(tiny_run), "--format", "torchscript", "--out", str(out))

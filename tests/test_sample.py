@@ -9,7 +9,7 @@ from PIL import Image
 
 from conftest import train_tiny
 from ganforge.cli import main
-from ganforge.sampling import generate, load_generator
+from ganforge.generation import generate, load_generator
 
 
 def test_sample_png_grid(tiny_run, tmp_path):
@@ -67,6 +67,7 @@ print(code, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss * 1024)
 """
 
 
+@pytest.mark.slow
 def test_sampling_many_images_keeps_memory_bounded(small_generator_run, tmp_path):
     out = tmp_path / "many.npy"
     result = subprocess.run([sys.executable, "-c", MEASURE_PEAK, sys.executable, "-m", "ganforge",

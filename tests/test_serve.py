@@ -91,6 +91,7 @@ def test_grids_are_deterministic_and_walk_between_seeds(tiny_server):
     assert card["model"] == "dcgan28" and card["num_classes"] == 0 and card["step"] == 16
 
 
+@pytest.mark.slow
 def test_a_conditional_model_draws_the_digit_asked_for(conditional_server):
     status, png = get(f"{conditional_server}/api/grid?n=64&seed=0&label=4")
     assert status == 200
@@ -99,6 +100,7 @@ def test_a_conditional_model_draws_the_digit_asked_for(conditional_server):
     assert get(f"{conditional_server}/api/grid?label=10")[0] == 400
 
 
+@pytest.mark.slow
 @needs_chromium
 def test_the_page_in_headless_chromium(conditional_server):
     with chromium_page() as (page, problems):

@@ -16,6 +16,8 @@ from ganforge.config import dump_yaml
 from ganforge.errors import ConfigError
 from ganforge.sweep import expand, load_spec, trial_config
 
+pytestmark = pytest.mark.slow  # subprocess trainings, Optuna, PostgreSQL, torchrun
+
 TINY_TRIAL = {"data.limit": 64, "train.num_samples": 16, "train.epochs": 1, "train.log_every": 2}
 RUN_FLAGS = ["--data-dir", str(MNIST_DIR), "--device", "cpu"]
 

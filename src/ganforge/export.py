@@ -20,10 +20,10 @@ import torch
 from torch import nn
 
 import ganforge
+from ganforge import ops
 from ganforge.atomic import write_text_atomic, written_atomically
 from ganforge.errors import CheckpointError, GanforgeError
 from ganforge.models import MODELS, build_generator
-from ganforge.models.fast_layers import with_plain_layers
 from ganforge.models.layers import balanced_labels
 
 FORMATS = {"torchscript": ".ts", "onnx": ".onnx", "safetensors": ".safetensors"}
@@ -58,7 +58,7 @@ def export(generator: nn.Module, spec: dict[str, Any], fmt: str, out: Path,
         warnings.warn(f"{out} ends in {out.suffix}, the {SUFFIXES[out.suffix]} suffix, but holds "
                       f"{fmt}; the sidecar {sidecar_path(out).name} says which", stacklevel=2)
     out.parent.mkdir(parents=True, exist_ok=True)
-    generator = with_plain_layers(generator).eval()  # PyTorch's own kernels trace and export
+    generator = ops.plain(generator).eval()  # PyTorch's own kernels trace and export
     z_dim, num_classes = generator.z_dim, generator.num_classes
     example_z = torch.randn(2, z_dim)
     example_labels = balanced_labels(2, num_classes)
@@ -159,7 +159,7 @@ def load_exported(path: Path) -> nn.Module:
             weights = {name: file.get_tensor(name) for name in file.keys()}  # noqa: SIM118
         generator = build_generator(spec["name"], **spec["kwargs"])
         generator.load_state_dict(weights)
-        return generator.eval()
+        return ops.accelerate(generator, torch.device("cpu"), fuse_batch_norm=False).eval()
     sidecar = read_sidecar(path)
     if fmt == "torchscript":
         with warnings.catch_warnings():

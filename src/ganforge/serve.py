@@ -28,8 +28,8 @@ import torch
 from PIL import Image
 
 from ganforge.errors import ConfigError
-from ganforge.sampling import generate, load_generator, model_card, slerp
-from ganforge.training.run_dir import image_grid
+from ganforge.generation import generate, load_generator, model_card, slerp
+from ganforge.runs.images import image_grid
 
 MAX_IMAGES = 256
 MAX_SEED = 2**31 - 1

@@ -23,7 +23,6 @@ from __future__ import annotations
 import csv
 import io
 import itertools
-import json
 import os
 import re
 import shutil
@@ -49,7 +48,7 @@ from ganforge.config import (
     read_yaml,
 )
 from ganforge.errors import ConfigError, GanforgeError
-from ganforge.training.run_dir import RunDir
+from ganforge.runs import RunDir, by_fid
 
 SPEC_KEYS = {"base", "grid", "trials", "search", "overrides", "eval_samples", "description"}
 RESULT_METRICS = ("fid", "kid", "precision", "recall", "classes_covered")
@@ -126,8 +125,7 @@ def expand(spec: SweepSpec, extra: list[tuple[str, Any]] = ()) -> list[Trial]:
 
 
 def finished(run_dir: RunDir, epochs: int) -> bool:
-    return any(record.get("event") == "epoch" and record["epoch"] >= epochs and record["complete"]
-               for record in run_dir.read_metrics())
+    return any(record["epoch"] >= epochs and record["complete"] for record in run_dir.epochs())
 
 
 class Runner:
@@ -176,12 +174,12 @@ class Runner:
     def evaluate(self, name: str) -> dict[str, Any] | None:
         """FID and friends of a trained trial (eval.json), computed once, in this process: the
         feature network loads once for all trials."""
-        from ganforge.sampling import evaluate_run
+        from ganforge.generation import evaluate_run
 
         run_dir = RunDir(self.sweep_dir / "trials" / name)
-        result = run_dir.root / "eval.json"
+        result = run_dir.evaluation_path
         if result.is_file() and result.stat().st_mtime >= run_dir.last_checkpoint.stat().st_mtime:
-            return json.loads(result.read_text())
+            return run_dir.evaluation()
         try:
             return evaluate_run(run_dir.root, self.spec.eval_samples, RESULT_EVALUATION,
                                 data_dir=self.data_dir)
@@ -201,19 +199,10 @@ class Runner:
 
 def row(trial_dir: Path, name: str, overrides: dict[str, Any], status: str) -> dict[str, Any]:
     """One results-table row from a trial folder's files."""
-    run_dir = RunDir(trial_dir)
-    records = run_dir.read_metrics()
-    epochs = [record for record in records if record.get("event") == "epoch"]
-    evaluation_file = trial_dir / "eval.json"
-    evaluation = json.loads(evaluation_file.read_text()) if evaluation_file.is_file() else {}
-    return {
-        "trial": name, **{key: value for key, value in overrides.items()},
-        **{metric: evaluation.get(metric) for metric in RESULT_METRICS},
-        "epochs": epochs[-1]["epoch"] if epochs else 0,
-        "minutes": sum(record["seconds"] for record in epochs) / 60,
-        "images_per_s": (sum(record["images_per_s"] for record in epochs) / len(epochs)) if epochs else None,
-        "status": status,
-    }
+    summary = RunDir(trial_dir).summary()
+    return {"trial": name, **overrides, **{metric: summary[metric] for metric in RESULT_METRICS},
+            "epochs": summary["epochs"], "minutes": summary["minutes"] or 0.0,
+            "images_per_s": summary["images_per_s"], "status": status}
 
 
 def run_grid(spec: SweepSpec, sweep_dir: Path, jobs: int = 1, device: str | None = None,
@@ -300,9 +289,7 @@ def run_search(spec: SweepSpec, sweep_dir: Path, trials: int, storage: str | Non
         for epoch in range(1, config.train.epochs + 1):  # one process per epoch: prune between
             if runner.train(name, config, epoch) != 0:
                 raise optuna.TrialPruned(f"training failed; see logs/{name}.log")
-            evals = [record for record in RunDir(sweep_dir / "trials" / name).read_metrics()
-                     if record.get("event") == "eval"]
-            fid = evals[-1]["fid"]
+            fid = RunDir(sweep_dir / "trials" / name).evaluations()[-1]["fid"]
             trial.report(fid, epoch)
             if trial.should_prune():
                 runner.say(f"ganforge sweep: {name} pruned after epoch {epoch} (FID {fid:.3f})")
@@ -349,7 +336,7 @@ def write_results(sweep_dir: Path, rows: list[dict[str, Any]]) -> None:
     writer.writeheader()
     writer.writerows(rows)
     write_text_atomic(sweep_dir / "results.csv", table.getvalue())
-    ranked = sorted(rows, key=lambda result: (result.get("fid") is None, result.get("fid") or 0))
+    ranked = sorted(rows, key=by_fid)
     lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
     lines += ["| " + " | ".join(_cell(result.get(column)) for column in columns) + " |"
               for result in ranked]

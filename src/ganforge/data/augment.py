@@ -16,8 +16,8 @@ def rotate(images: torch.Tensor, max_degrees: float) -> torch.Tensor:
     batch, _, height, width = images.shape
     angles = (torch.rand(batch, device=images.device) * 2 - 1) * math.radians(max_degrees)
     cos, sin = torch.cos(angles).view(-1, 1, 1), torch.sin(angles).view(-1, 1, 1)
-    # F.affine_grid's sampling grid, by broadcasting (its batched 3x2 matrix product costs
-    # ~1 ms a batch on the CPU): pixel centres in [-1, 1], rotated.
+    # F.affine_grid's sampling grid, by broadcasting (its batched 3x2 matrix product costs more
+    # on the CPU; docs/performance.md): pixel centres in [-1, 1], rotated.
     xs = (torch.arange(width, device=images.device) * 2 + 1) / width - 1
     ys = ((torch.arange(height, device=images.device) * 2 + 1) / height - 1).view(-1, 1)
     grid = torch.stack([cos * xs - sin * ys, sin * xs + cos * ys], dim=-1)

@@ -9,6 +9,7 @@ conditional: a label embedding into G, a projection discriminator.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 from torch import nn
 
@@ -52,3 +53,35 @@ def build_discriminator(name: str, spectral_norm: bool = False, batch_norm: bool
     if spectral_norm:
         with_spectral_norm(discriminator)
     return discriminator
+
+
+def model_arguments(model, shape: tuple[int, int, int]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The generator's spec (name + constructor arguments, stored in checkpoints) and the
+    discriminator's constructor arguments, from a model config (`config.model`) and the data's
+    (channels, image size, classes)."""
+    channels, image_size, num_classes = shape
+    options = MODELS.get(model.name).options
+    shared = {"channels": channels, "image_size": image_size,
+              "num_classes": num_classes if model.conditional else 0}
+    generator_kwargs = {"z_dim": model.z_dim, **shared, **({"ngf": model.ngf} if "ngf" in options else {})}
+    discriminator_kwargs = {**shared, **({"ndf": model.ndf} if "ndf" in options else {}),
+                            **({"dropout": model.d_dropout} if model.d_dropout is not None else {}),
+                            **({"image_batch_norm": model.d_image_batch_norm}
+                               if model.d_image_batch_norm is not None
+                               and "d_image_batch_norm" in options else {}),
+                            "spectral_norm": model.d_spectral_norm, "batch_norm": model.d_batch_norm}
+    return {"name": model.name, "kwargs": generator_kwargs}, discriminator_kwargs
+
+
+@dataclass(frozen=True)
+class Built:
+    generator: nn.Module
+    discriminator: nn.Module
+    generator_spec: dict[str, Any]  # name + constructor arguments: enough to rebuild G alone
+
+
+def build(model, shape: tuple[int, int, int]) -> Built:
+    """G and D of a model config (`config.model`) for data of shape (channels, size, classes)."""
+    generator_spec, discriminator_kwargs = model_arguments(model, shape)
+    return Built(build_generator(model.name, **generator_spec["kwargs"]),
+                 build_discriminator(model.name, **discriminator_kwargs), generator_spec)

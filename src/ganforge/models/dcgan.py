@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from torch import nn
 
-from ganforge.models.fast_layers import Conv2d, ConvTranspose2d
 from ganforge.models.layers import LabelEmbedding, Projection, dcgan_init, leaky_relu
 
 # (kernel, stride, padding) of each generator layer after the first, and D's mirror of them.
@@ -38,11 +37,11 @@ class Generator(nn.Module):
         layers: list[nn.Module] = []
         in_channels = self.condition.out_dim
         for (kernel, stride, padding), width in zip(plan, widths):
-            layers += [ConvTranspose2d(in_channels, width, kernel, stride, padding, bias=False),
+            layers += [nn.ConvTranspose2d(in_channels, width, kernel, stride, padding, bias=False),
                        nn.BatchNorm2d(width), nn.ReLU(inplace=True)]
             in_channels = width
         kernel, stride, padding = plan[-1]
-        layers += [ConvTranspose2d(in_channels, channels, kernel, stride, padding), nn.Tanh()]
+        layers += [nn.ConvTranspose2d(in_channels, channels, kernel, stride, padding), nn.Tanh()]
         self.net = nn.Sequential(*layers)
         self.apply(dcgan_init)
 
@@ -58,13 +57,13 @@ class Discriminator(nn.Module):
         layers: list[nn.Module] = []
         in_channels = channels
         for index, ((kernel, stride, padding), width) in enumerate(zip(plan, widths)):
-            layers.append(Conv2d(in_channels, width, kernel, stride, padding, bias=index == 0))
+            layers.append(nn.Conv2d(in_channels, width, kernel, stride, padding, bias=index == 0))
             if index:  # no BatchNorm on the image layer, as in DCGAN
                 layers.append(nn.BatchNorm2d(width))
             layers += leaky_relu(dropout)
             in_channels = width
         self.body = nn.Sequential(*layers)
-        self.head = Conv2d(in_channels, 1, *PLANS[image_size]["d_out"])
+        self.head = nn.Conv2d(in_channels, 1, *PLANS[image_size]["d_out"])
         self.projection = Projection(num_classes, in_channels)
         self.apply(dcgan_init)
 

@@ -2,18 +2,17 @@
 
 from torch import nn
 
-from ganforge.models.fast_layers import Conv2d, ConvTranspose2d
 from ganforge.models.layers import LabelEmbedding, Projection, dcgan_init, leaky_relu
 
 
 def _up(in_channels: int, out_channels: int, kernel: int, stride: int) -> list[nn.Module]:
-    return [ConvTranspose2d(in_channels, out_channels, kernel, stride, bias=False),
+    return [nn.ConvTranspose2d(in_channels, out_channels, kernel, stride, bias=False),
             nn.BatchNorm2d(out_channels), nn.ReLU(inplace=True)]
 
 
 def _down(in_channels: int, out_channels: int, kernel: int, dropout: float,
           batch_norm: bool = True) -> list[nn.Module]:
-    return [Conv2d(in_channels, out_channels, kernel, 2, bias=False),
+    return [nn.Conv2d(in_channels, out_channels, kernel, 2, bias=False),
             *([nn.BatchNorm2d(out_channels)] if batch_norm else []), *leaky_relu(dropout)]
 
 
@@ -28,7 +27,7 @@ class Generator(nn.Module):
             *_up(self.condition.out_dim, 256, 3, 2),
             *_up(256, 128, 4, 1),
             *_up(128, 64, 3, 2),
-            ConvTranspose2d(64, channels, 4, 2),
+            nn.ConvTranspose2d(64, channels, 4, 2),
             nn.Tanh(),
         )
         self.apply(dcgan_init)

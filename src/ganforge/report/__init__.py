@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import base64
 import html
-import json
 import time
 from pathlib import Path
 from typing import Any
@@ -18,7 +17,8 @@ from typing import Any
 from ganforge.atomic import write_text_atomic
 from ganforge.report.images import animate, side_by_side
 from ganforge.report.plots import class_histogram, curve, line_plot, training_plots
-from ganforge.training.run_dir import RunDir, save_grid_png
+from ganforge.runs import RunDir, by_fid
+from ganforge.runs.images import save_grid_png
 
 STYLE = """
 body { font-family: system-ui, sans-serif; margin: 0 auto; max-width: 1100px; padding: 0 24px 48px;
@@ -65,11 +65,6 @@ def _page(title: str, sections: list[str]) -> str:
             f"<h1>{html.escape(title)}</h1>{''.join(sections)}"
             f"<p class=muted>written by ganforge report, {time.strftime('%Y-%m-%d %H:%M')}</p>"
             "</body></html>")
-
-
-def _evaluation(run_dir: RunDir) -> dict[str, Any]:
-    path = run_dir.root / "eval.json"
-    return json.loads(path.read_text()) if path.is_file() else {}
 
 
 EPOCH_COLUMNS = [("epoch", "epoch"), ("loss D", "loss_d"), ("loss G", "loss_g"), ("D(x)", "d_real"),
@@ -129,10 +124,9 @@ def run_report(run: Path) -> Path:
     config = yaml.safe_load(config_text)
     records = run_dir.read_metrics()
     plots = run_dir.root / "plots"
-    epochs = [record for record in records if record.get("event") == "epoch"]
-    evals = [record for record in records if record.get("event") == "eval"]
+    epochs, evals = run_dir.epochs(), run_dir.evaluations()
     events = [record for record in records if record.get("event") in ("health", "rollback", "diverged")]
-    evaluation = _evaluation(run_dir)
+    evaluation = run_dir.evaluation()
     grids = run_dir.grids()
 
     sections = [f"<p>{html.escape(config.get('description', ''))}</p>"]
@@ -145,7 +139,7 @@ def run_report(run: Path) -> Path:
                                 "classes_covered", "samples") if key in evaluation]
         sections.append("<h2>Quality</h2>" + _table(keys, [[evaluation[key] for key in keys]]))
     sections.append("<h2>Curves</h2><div class=charts>" + "".join(
-        _image(path, name) for name, path in training_plots(records, plots).items()) + "</div>")
+        _image(path, name) for name, path in training_plots(run_dir, plots).items()) + "</div>")
     if evals:
         sections.append(_table(
             ["epoch", "FID", "classes covered", "feature spread", "precision", "recall"],
@@ -177,21 +171,7 @@ def run_report(run: Path) -> Path:
 
 def summary_row(run: Path) -> dict[str, Any]:
     """What the comparison table says of one run, from its files."""
-    run_dir = RunDir(run)
-    records = run_dir.read_metrics()
-    epochs = [record for record in records if record.get("event") == "epoch"]
-    evals = [record for record in records if record.get("event") == "eval"]
-    evaluation = _evaluation(run_dir)
-    last = epochs[-1] if epochs else {}
-    return {
-        "run": run_dir.root.name, "epochs": last.get("epoch", 0),
-        "fid": evaluation.get("fid", evals[-1]["fid"] if evals else None),
-        "kid": evaluation.get("kid"), "precision": evaluation.get("precision"),
-        "recall": evaluation.get("recall"), "classes": evaluation.get("classes_covered"),
-        "loss_d": last.get("loss_d"), "loss_g": last.get("loss_g"),
-        "minutes": sum(record["seconds"] for record in epochs) / 60 if epochs else None,
-        "images_per_s": last.get("images_per_s"),
-    }
+    return {"run": Path(run).name, **RunDir(run).summary()}
 
 
 def runs_in(paths: list[Path]) -> list[Path]:
@@ -204,8 +184,7 @@ def runs_in(paths: list[Path]) -> list[Path]:
 
 
 def compare_table(paths: list[Path]) -> str:
-    rows = sorted((summary_row(run) for run in runs_in(paths)),
-                  key=lambda row: (row["fid"] is None, row["fid"] or 0))
+    rows = sorted((summary_row(run) for run in runs_in(paths)), key=by_fid)
     if not rows:
         return "no run folders found"
     columns = list(rows[0])
@@ -224,16 +203,15 @@ def comparison_report(paths: list[Path], out: Path) -> Path:
         from ganforge.errors import GanforgeError
 
         raise GanforgeError("no run folders among " + ", ".join(map(str, paths)))
-    rows = sorted((summary_row(run) for run in runs), key=lambda row: (row["fid"] is None, row["fid"] or 0))
+    rows = sorted((summary_row(run) for run in runs), key=by_fid)
     plots = out.parent / "plots"
-    records = {run.name: RunDir(run).read_metrics() for run in runs}
+    run_dirs = {run.name: RunDir(run) for run in runs}
 
     def overlay(key: str, event: str, x: str) -> dict[str, tuple[list[float], list[float]]]:
-        return {name: curve([r for r in run_records if r.get("event") == event], key, x)
-                for name, run_records in records.items()}
+        return {name: curve(run_dir.read_metrics(event), key, x) for name, run_dir in run_dirs.items()}
 
     # Interval records (every log_every steps) where the runs have them, else epoch averages.
-    fine = all(any(r.get("event") == "interval" for r in run_records) for run_records in records.values())
+    fine = all(run_dir.intervals() for run_dir in run_dirs.values())
     event, x = ("interval", "step") if fine else ("epoch", "epoch")
     charts = [line_plot(overlay(key, kind, axis), title, axis, unit, plots / f"{key}.png")
               for key, kind, axis, title, unit in (("loss_g", event, x, "Loss G", "loss"),

@@ -7,6 +7,8 @@ from typing import Any
 
 import matplotlib
 
+from ganforge.runs import RunDir
+
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402  (after choosing the non-interactive backend)
 
@@ -41,12 +43,11 @@ def curve(records: list[dict[str, Any]], key: str, x: str = "step") -> tuple[lis
     return [point[0] for point in points], [point[1] for point in points]
 
 
-def training_plots(records: list[dict[str, Any]], plots: Path) -> dict[str, Path]:
+def training_plots(run_dir: RunDir, plots: Path) -> dict[str, Path]:
     """losses, D's scores, D's accuracy, gradient norms and FID of one run, as PNGs in `plots`."""
     # Interval records are finer; runs from before they existed have only epoch records.
-    steps = [record for record in records if record.get("event") == "interval"] or \
-        [record for record in records if record.get("event") == "epoch"]
-    evals = [record for record in records if record.get("event") == "eval"]
+    steps = run_dir.intervals() or run_dir.epochs()
+    evals = run_dir.evaluations()
     charts = {
         "losses": line_plot({"loss D": curve(steps, "loss_d"), "loss G": curve(steps, "loss_g")},
                             "Losses", "step", "loss", plots / "losses.png"),

@@ -1,0 +1,56 @@
+"""What a training step does besides its networks: the loss and its settings, D's inputs, the
+precision of the forward passes. Frozen and built by keyword, so no two settings can swap."""
+
+from __future__ import annotations
+
+import contextlib
+from dataclasses import dataclass
+
+import torch
+
+from ganforge.config import Config
+from ganforge.data.augment import diff_augment
+from ganforge.losses import LOSSES, GanLoss
+
+
+@dataclass(frozen=True, kw_only=True)
+class StepOptions:
+    loss: GanLoss
+    real_label: float = 1.0  # D's targets; 0.9 / 0.1 is label smoothing
+    fake_label: float = 0.0
+    gp_weight: float = 10.0  # of the loss's gradient penalty, where it has one (WGAN-GP)
+    r1_weight: float = 0.0  # R1 penalty on real images (0: off)
+    instance_noise: float = 0.0  # std of Gaussian noise on every D input (0: off)
+    diffaugment: str = ""  # DiffAugment policy, applied to real and fake D inputs alike
+    autocast_dtype: torch.dtype | None = None  # bf16: forward passes under autocast
+    # D takes real and fake images in one call (ops.discriminate_pair); the same function.
+    joint_discriminator: bool = False
+
+    @classmethod
+    def from_config(cls, config: Config, *, joint_discriminator: bool = False) -> StepOptions:
+        loss = config.loss
+        return cls(loss=LOSSES.get(loss.name), real_label=loss.real_label,
+                   fake_label=loss.fake_label, gp_weight=loss.gp_weight, r1_weight=loss.r1_weight,
+                   instance_noise=loss.instance_noise, diffaugment=config.train.diffaugment,
+                   autocast_dtype=torch.bfloat16 if config.train.precision == "bf16" else None,
+                   joint_discriminator=joint_discriminator)
+
+    @property
+    def differentiates_d_twice(self) -> bool:
+        """A penalty on D's input gradient: D's layers must be differentiable twice."""
+        return self.loss.gradient_penalty or bool(self.r1_weight)
+
+    def forward_precision(self, device: torch.device) -> contextlib.AbstractContextManager:
+        """Autocast for a forward pass when a reduced precision is asked (losses stay fp32)."""
+        if self.autocast_dtype is None:
+            return contextlib.nullcontext()
+        return torch.autocast(device.type, dtype=self.autocast_dtype)
+
+    def discriminator_input(self, images: torch.Tensor) -> torch.Tensor:
+        """What D sees: DiffAugment and instance noise hit real and fake images the same way, so
+        the distribution G learns is unchanged."""
+        if self.diffaugment:
+            images = diff_augment(images, self.diffaugment)
+        if self.instance_noise:
+            images = images + self.instance_noise * torch.randn_like(images)
+        return images

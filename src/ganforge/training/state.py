@@ -1,0 +1,90 @@
+"""What a checkpoint of a training run holds, and loading one back into a Trainer (the file
+format itself, atomic and weights-only, is `ganforge.runs.checkpoint`)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import torch
+
+import ganforge
+from ganforge.errors import CheckpointError
+from ganforge.runs import checkpoint
+from ganforge.training.rng import restore_rng, rng_state, seed_everything
+from ganforge.training.step import STAT_NAMES
+
+if TYPE_CHECKING:
+    from ganforge.training.trainer import Trainer
+
+# How a process runs its optimizer, not what it learnt: kept from this process on load.
+IMPLEMENTATION_FLAGS = ("fused", "capturable", "foreach")
+
+
+def checkpoint_state(trainer: Trainer, step: int, epoch_stats: torch.Tensor) -> dict[str, Any]:
+    """Unwrapped modules, both optimizers, every RNG, the step and G's constructor arguments."""
+    gan = trainer.gan
+    return {
+        "format": checkpoint.FORMAT,
+        "ganforge_version": ganforge.__version__,
+        "config": trainer.config.to_dict(),
+        "step": step,
+        "steps_per_epoch": trainer.batches.steps_per_epoch,  # differs when the process count does
+        "epoch_stats": epoch_stats.cpu(),
+        "generator": {**trainer.generator_spec, "state_dict": gan.generator.state_dict()},
+        "discriminator": {"state_dict": gan.discriminator.state_dict()},
+        **({"generator_ema": {"state_dict": gan.ema.model.state_dict()}} if gan.ema else {}),
+        "optimizer_g": gan.optimizer_g.state_dict(),
+        "optimizer_d": gan.optimizer_d.state_dict(),
+        "rng": rng_state(),
+        "best_fid": trainer.best_fid,
+        "rollbacks": trainer.rollbacks,
+    }
+
+
+def _load_optimizer(optimizer: torch.optim.Optimizer, saved: dict[str, Any]) -> None:
+    """Load an optimizer's state but keep how this process runs it (fused on a CPU, capturable
+    for CUDA graphs): a checkpoint written on a GPU resumes on a CPU, and back."""
+    flags = [{key: group[key] for key in IMPLEMENTATION_FLAGS if key in group}
+             for group in optimizer.param_groups]
+    optimizer.load_state_dict(saved)
+    for group, kept in zip(optimizer.param_groups, flags):
+        group.update(kept)
+
+
+def _load_weights(trainer: Trainer, saved: dict[str, Any], source: str) -> None:
+    gan = trainer.gan
+    if saved["generator"]["name"] != trainer.generator_spec["name"]:
+        raise CheckpointError(
+            f"{source} holds model {saved['generator']['name']!r} but the config builds "
+            f"{trainer.generator_spec['name']!r}; resume with the run's own config")
+    try:
+        gan.generator.load_state_dict(saved["generator"]["state_dict"])
+        gan.discriminator.load_state_dict(saved["discriminator"]["state_dict"])
+        _load_optimizer(gan.optimizer_g, saved["optimizer_g"])
+        _load_optimizer(gan.optimizer_d, saved["optimizer_d"])
+        if gan.ema is not None:
+            gan.ema.model.load_state_dict(saved["generator_ema"]["state_dict"])
+    except (RuntimeError, ValueError, KeyError) as error:
+        first_line = (str(error).strip().splitlines() or [repr(error)])[0]
+        raise CheckpointError(f"{source} does not fit the configured model ({first_line}); "
+                              "resume with the run's own config") from None
+
+
+def restore(trainer: Trainer, saved: dict[str, Any], source: str) -> tuple[int, torch.Tensor]:
+    """Load a checkpoint into `trainer` (weights, optimizers, RNGs, best FID, rollbacks); returns
+    the (step, epoch_stats) to continue from. Learning rates are the caller's to set."""
+    _load_weights(trainer, saved, source)
+    restore_rng(saved["rng"])
+    if trainer.ranks.rank:
+        seed_everything(trainer.config.train.seed + 1009 * trainer.ranks.rank + saved["step"])
+    trainer.best_fid, trainer.rollbacks = saved["best_fid"], saved["rollbacks"]
+    step, epoch_stats = saved["step"], saved["epoch_stats"].to(trainer.device)
+    steps_per_epoch = trainer.batches.steps_per_epoch
+    saved_steps_per_epoch = saved.get("steps_per_epoch", steps_per_epoch)
+    if epoch_stats.shape != (len(STAT_NAMES),):  # from a version that logged fewer stats
+        epoch_stats = torch.zeros(len(STAT_NAMES), device=trainer.device)
+    if saved_steps_per_epoch != steps_per_epoch:
+        # Saved by another number of processes: continue from its last complete epoch.
+        step = step // saved_steps_per_epoch * steps_per_epoch
+        epoch_stats = torch.zeros_like(epoch_stats)
+    return step, epoch_stats

@@ -1,0 +1,110 @@
+"""One GAN training step, as the canonical DCGAN loop writes it: a D block, then a G block. The
+only code that touches the optimizers. Speed work is behind `ops` calls."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+from ganforge import ops
+from ganforge.losses import gradient_penalty, r1_penalty
+from ganforge.ops.cuda_graph import state_tensors
+from ganforge.training.ema import Ema
+from ganforge.training.options import StepOptions
+
+# What a step reports, in this order; the trainer averages them per log interval and per epoch.
+# Gradient norms are of the whole model's gradient (L2, before the optimizer step); G's is 0
+# on critic-only steps.
+STAT_NAMES = ("loss_d", "loss_g", "d_real", "d_fake", "acc_real", "acc_fake", "grad_norm_d",
+              "grad_norm_g")
+
+
+@dataclass(kw_only=True)
+class Gan:
+    """The two networks, their optimizers and what the step does with them."""
+
+    generator: nn.Module
+    discriminator: nn.Module
+    optimizer_g: torch.optim.Optimizer
+    optimizer_d: torch.optim.Optimizer
+    options: StepOptions
+    ema: Ema | None = None
+    # Several processes: average a model's gradients over them before its optimizer steps.
+    sync_gradients: Callable[[nn.Module], None] | None = None
+
+
+def _descend(gan: Gan, module: nn.Module, optimizer: torch.optim.Optimizer,
+             loss: torch.Tensor) -> torch.Tensor:
+    """Backward, average gradients over processes (if several), one optimizer step; returns the
+    gradient norm it stepped with."""
+    optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    if gan.sync_gradients is not None:
+        gan.sync_gradients(module)
+    norm = ops.gradient_norm(module)
+    optimizer.step()
+    return norm
+
+
+def train_step(gan: Gan, real_images: torch.Tensor, z: torch.Tensor,
+               labels: torch.Tensor | None = None, generator_step: bool = True) -> torch.Tensor:
+    """A D step on real and detached fake images, then (if `generator_step`) a G step; returns
+    STAT_NAMES as a tensor. `labels` go to conditional models (fakes get the real batch's labels).
+
+    G runs forward once and its output serves both steps. The stats stay on the device: reading
+    them every step would make the host wait for the device.
+    """
+    generator, discriminator, options = gan.generator, gan.discriminator, gan.options
+    loss, precision = options.loss, options.forward_precision(real_images.device)
+    with precision:
+        fake_images = generator(z, labels)
+
+    # (1) Update D: score the real batch high and the fake one low (fakes detached: no gradient
+    # reaches G), plus the loss's penalties.
+    discriminator.requires_grad_(True)
+    real_input = options.discriminator_input(real_images)
+    fake_input = options.discriminator_input(fake_images.detach())
+    if options.r1_weight:
+        real_input = real_input.detach().requires_grad_(True)
+    with precision:
+        real_logits, fake_logits = ops.discriminate_pair(discriminator, real_input, fake_input,
+                                                         labels, joint=options.joint_discriminator)
+    real_logits, fake_logits = real_logits.float(), fake_logits.float()
+    loss_d = loss.discriminator(real_logits, fake_logits, options.real_label, options.fake_label)
+    if loss.gradient_penalty:
+        loss_d = loss_d + options.gp_weight * gradient_penalty(discriminator, real_input, fake_input,
+                                                               labels)
+    if options.r1_weight:
+        loss_d = loss_d + options.r1_weight / 2 * r1_penalty(real_logits, real_input)
+    grad_norm_d = _descend(gan, discriminator, gan.optimizer_d, loss_d)
+
+    # (2) Update G: make D score the same fakes as real. D's weights need no gradients for it;
+    # skipping them saves a third of D's backward.
+    if generator_step:
+        discriminator.requires_grad_(False)
+        with precision:
+            fake_logits_for_g = discriminator(options.discriminator_input(fake_images), labels).float()
+        loss_g = loss.generator(fake_logits_for_g)
+        grad_norm_g = _descend(gan, generator, gan.optimizer_g, loss_g)
+        if gan.ema is not None:
+            gan.ema.update(generator)
+    else:  # a critic-only step: report G's loss against the D it just faced
+        loss_g = loss.generator(fake_logits.detach())
+        grad_norm_g = torch.zeros_like(grad_norm_d)
+
+    with torch.no_grad():
+        real_score, fake_score = loss.realness(real_logits), loss.realness(fake_logits)
+        return torch.stack([
+            loss_d.detach(), loss_g.detach(), real_score.mean(), fake_score.mean(),
+            (real_score > 0.5).float().mean(), (fake_score <= 0.5).float().mean(),
+            grad_norm_d, grad_norm_g,
+        ])
+
+
+def gan_state(gan: Gan) -> list[torch.Tensor]:
+    """Every tensor a step changes (what a CUDA graph of the step must restore after warm-up)."""
+    return state_tensors([gan.generator, gan.discriminator] + ([gan.ema.model] if gan.ema else []),
+                         [gan.optimizer_g, gan.optimizer_d])

@@ -1,0 +1,382 @@
+"""The Trainer: set up from a config, then train, log, sample, measure and checkpoint every epoch.
+
+    trainer = Trainer.from_config(config)   # every check before anything is written
+    trainer.start(run_dir)                  # the run folder and its resolved config
+    outcome = trainer.fit(run_dir)          # or trainer.restore(state) first, to resume
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import signal
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import partial
+from typing import Any
+
+import torch
+from tqdm import tqdm
+
+from ganforge import ops
+from ganforge.config import Config, dump_yaml, measurable
+from ganforge.data.loader import DeviceBatches
+from ganforge.errors import GanforgeError, TrainingDiverged
+from ganforge.generation import generate
+from ganforge.metrics import evaluate
+from ganforge.metrics.features import CLASSIFIERS
+from ganforge.ops.cuda_graph import GraphedStep
+from ganforge.ops.host_memory import keep_freed_memory
+from ganforge.runs import RunDir, checkpoint
+from ganforge.training import state
+from ganforge.training.distributed import ONE_PROCESS, Ranks
+from ganforge.training.distributed import start as start_ranks
+from ganforge.training.ema import Ema
+from ganforge.training.health import HealthMonitor
+from ganforge.training.optim import optimizers, set_learning_rates
+from ganforge.training.options import StepOptions
+from ganforge.training.rng import seed_everything
+from ganforge.training.setup import (
+    compile_models,
+    device_batches,
+    networks,
+    resolve_device,
+    uses_cuda_graphs,
+)
+from ganforge.training.signals import StopRequests
+from ganforge.training.step import STAT_NAMES, Gan, gan_state, train_step
+
+
+@dataclass
+class Outcome:
+    step: int
+    signal_number: int | None = None  # set when SIGINT/SIGTERM stopped the run early
+
+
+def _finite(stats: torch.Tensor) -> bool:
+    return bool(torch.isfinite(stats).all())
+
+
+class Trainer:
+    """Everything a run needs in memory, built before anything is written, and the loop."""
+
+    def __init__(self, *, config: Config, device: torch.device, batches: DeviceBatches, gan: Gan,
+                 generator_spec: dict[str, Any], fixed_noise: torch.Tensor,
+                 ranks: Ranks = ONE_PROCESS, health: HealthMonitor | None = None):
+        self.config, self.device, self.batches, self.gan = config, device, batches, gan
+        self.generator_spec = generator_spec  # name + constructor arguments: rebuilds G alone
+        self.fixed_noise, self.ranks, self.health = fixed_noise, ranks, health
+        self.best_fid = math.inf
+        self.rollbacks = 0  # NaN rollbacks so far; each halves the learning rates
+        self._noise_rng = torch.Generator(device=device)
+
+    @classmethod
+    def from_config(cls, config: Config, ranks: Ranks = ONE_PROCESS) -> Trainer:
+        """Find and verify the data, build models and optimizers: every check before the first
+        write. Under torchrun (`ranks`), this also joins the process group."""
+        train = config.train
+        device = resolve_device(train.device)
+        if device.type == "cuda" and ranks.active:
+            device = torch.device("cuda", ranks.local_rank)
+        start_ranks(ranks, device.type)
+        if device.type == "cpu":
+            keep_freed_memory()
+        seed_everything(train.seed)
+        batches = device_batches(config, device, ranks)
+        options = StepOptions.from_config(config)
+        generator, discriminator, generator_spec = networks(config, device, ranks, options)
+        optimizer_g, optimizer_d = optimizers(config, generator, discriminator,
+                                              capturable=uses_cuda_graphs(config, device, ranks))
+        joint = device.type == "cpu" and train.compile == "off" and ops.joins_batches(discriminator)
+        gan = Gan(generator=generator, discriminator=discriminator, optimizer_g=optimizer_g,
+                  optimizer_d=optimizer_d,
+                  options=dataclasses.replace(options, joint_discriminator=joint),
+                  ema=Ema(generator, train.ema_half_life, train.batch_size * ranks.world_size)
+                  if train.ema_half_life else None,
+                  sync_gradients=ranks.average_gradients if ranks.active else None)
+        if train.compile != "off":
+            compile_models(gan, train.compile)
+        if ranks.rank:  # per-rank augmentation and dropout streams, derived from the base seed
+            seed_everything(train.seed + 1009 * ranks.rank)
+        # Its own generator: the grid's noise is the same however the run is split or resumed.
+        noise_rng = torch.Generator().manual_seed(train.seed)
+        fixed_noise = torch.randn(train.num_samples, config.model.z_dim, generator=noise_rng).to(device)
+        return cls(config=config, device=device, batches=batches, gan=gan,
+                   generator_spec=generator_spec, fixed_noise=fixed_noise, ranks=ranks,
+                   health=HealthMonitor(config) if train.health else None)
+
+    @property
+    def sampling_generator(self) -> torch.nn.Module:
+        """What `sample` and `evaluate` will use: the EMA generator when there is one."""
+        return self.gan.ema.model if self.gan.ema is not None else self.gan.generator
+
+    @property
+    def total_steps(self) -> int:
+        steps = self.config.train.epochs * self.batches.steps_per_epoch
+        return min(steps, self.config.train.max_steps) if self.config.train.max_steps else steps
+
+    def noise(self, step: int) -> torch.Tensor:
+        """This rank's z for `step`: its slice of a global batch drawn from (seed, step) alone,
+        so resume needs no RNG state for it and N processes draw what one process would."""
+        batch_size, rank = self.config.train.batch_size, self.ranks.rank
+        self._noise_rng.manual_seed(self.config.train.seed * 1_000_003 + step)
+        z = torch.randn(batch_size * self.ranks.world_size, self.config.model.z_dim,
+                        generator=self._noise_rng, device=self.device)
+        return z[rank * batch_size:(rank + 1) * batch_size]
+
+    def set_learning_rates(self, step: int) -> None:
+        set_learning_rates(self.config, self.gan.optimizer_g, self.gan.optimizer_d, step=step,
+                           steps_per_epoch=self.batches.steps_per_epoch, rollbacks=self.rollbacks)
+
+    def start(self, run_dir: RunDir) -> None:
+        """Create the run folder and write the resolved config before the first step."""
+        run_dir.create()
+        run_dir.write_config(dump_yaml(self.config))
+
+    def restore(self, saved: dict[str, Any], source: str) -> tuple[int, torch.Tensor]:
+        """Load a checkpoint into the trainer; returns (step, epoch_stats) to `fit` from."""
+        step, epoch_stats = state.restore(self, saved, source)
+        self.set_learning_rates(step)
+        return step, epoch_stats
+
+    def fit(self, run_dir: RunDir, step: int = 0, epoch_stats: torch.Tensor | None = None,
+            log: Callable[[str], None] = tqdm.write) -> Outcome:
+        """Train from `step` (0, or where `restore` left off) until done, out of time or stopped
+        by a signal; every way out leaves a complete checkpoint.
+
+        Under torchrun every rank runs this loop in step; only rank 0 prints and writes, and the
+        numbers it logs are averaged over the ranks."""
+        log = log if self.ranks.main else (lambda _line: None)
+        if epoch_stats is None:
+            epoch_stats = torch.zeros(len(STAT_NAMES), device=self.device)
+        if step >= self.total_steps:
+            log(f"{run_dir.root} has already finished its {self.total_steps} steps; nothing to do "
+                "(raise --epochs or --max-steps to train further)")
+            return Outcome(step)
+        if not self.config.train.eval_every and not measurable(self.config.data.name):
+            log(f"ganforge: no FID during training: the shipped feature networks know only "
+                f"{' and '.join(CLASSIFIERS.names())}; measure this run afterwards with "
+                f"ganforge evaluate {run_dir.root} --features inception")
+        minutes = self.config.train.max_minutes
+        deadline = time.monotonic() + 60 * minutes if minutes else math.inf
+        self.gan.generator.train()
+        self.gan.discriminator.train()
+        graphed = GraphedStep(partial(train_step, self.gan), state=lambda: gan_state(self.gan)) \
+            if uses_cuda_graphs(self.config, self.device, self.ranks) else None
+        # Interval averages run across epoch ends (log_every need not divide an epoch).
+        interval_stats, stopping = torch.zeros_like(epoch_stats), False
+        with StopRequests() as stop:
+            def wants_stop() -> bool:
+                return time.monotonic() >= deadline or stop.signal_number is not None
+
+            while step < self.total_steps and not stopping:
+                step, epoch_stats, stopping = self._epoch(run_dir, step, epoch_stats, interval_stats,
+                                                          graphed, wants_stop, log)
+        run_dir.close()
+        self.ranks.barrier()  # no rank exits (and makes torchrun stop the others) before rank 0 wrote
+        # A rank stopped because another one was signalled reports SIGTERM, so all exit alike.
+        signal_number = stop.signal_number or (signal.SIGTERM if stopping and step < self.total_steps
+                                               and time.monotonic() < deadline else None)
+        return Outcome(step, signal_number)
+
+    def _epoch(self, run_dir: RunDir, step: int, epoch_stats: torch.Tensor,
+               interval_stats: torch.Tensor, graphed: GraphedStep | None,
+               wants_stop: Callable[[], bool], log: Callable[[str], None]
+               ) -> tuple[int, torch.Tensor, bool]:
+        """Train the rest of one epoch (or until a stop); returns (step, epoch_stats, stopping)."""
+        train, batches, ranks = self.config.train, self.batches, self.ranks
+        steps_per_epoch = batches.steps_per_epoch
+        epoch, start = divmod(step, steps_per_epoch)
+        first_step, started = step, time.perf_counter()
+        # Checking for NaN reads the stats back from the device: free on the CPU, so every step
+        # there; once per log interval on accelerators and across processes (it is collective).
+        check_every = 1 if self.device.type == "cpu" and not ranks.active else train.log_every
+        stopping = False
+        bar = tqdm(total=steps_per_epoch, initial=start, desc=f"epoch {epoch + 1}", leave=False,
+                   dynamic_ncols=True, disable=None if ranks.main else True)
+        for real_images, labels in batches.epoch(epoch, start):
+            if train.lr_schedule != "constant":
+                self.set_learning_rates(step)
+            inputs = (real_images, self.noise(step), labels if self.gan.generator.num_classes else None)
+            generator_step = (step + 1) % train.d_steps == 0
+            step_stats = train_step(self.gan, *inputs, generator_step) if graphed is None \
+                else graphed(*inputs, variant=generator_step)
+            epoch_stats += step_stats
+            interval_stats += step_stats
+            step += 1
+            bar.update()
+            if step % check_every == 0 and not _finite(ranks.mean(epoch_stats)):
+                bar.close()
+                step, epoch_stats = self._diverged(run_dir, step, exact=check_every == 1, log=log)
+                if graphed is not None:
+                    graphed.invalidate()  # the optimizers hold new state tensors
+                return step, epoch_stats, False
+            if step % train.log_every == 0:
+                record = self._interval(run_dir, interval_stats, epoch, step, log)
+                bar.set_postfix_str(f"loss D {record['loss_d']:.3f}  loss G {record['loss_g']:.3f}")
+            if (train.checkpoint_every and step % train.checkpoint_every == 0
+                    and step % steps_per_epoch and ranks.main and _finite(epoch_stats)):
+                self._save(run_dir, step, epoch_stats)
+            # Several processes decide together (at log intervals), so all stop at one step.
+            if not ranks.active or step % train.log_every == 0:
+                stopping = ranks.any(wants_stop(), self.device)
+            if step >= self.total_steps or stopping:
+                break
+        bar.close()
+        record = self._epoch_record(epoch, step, first_step, started, epoch_stats)
+        if record["complete"]:
+            epoch_stats.zero_()
+        if ranks.main:
+            self._end_of_segment(run_dir, record, step, epoch_stats, log)
+        return step, epoch_stats, stopping
+
+    def _epoch_record(self, epoch: int, step: int, first_step: int, started: float,
+                      epoch_stats: torch.Tensor) -> dict[str, Any]:
+        seconds = time.perf_counter() - started
+        steps_in_epoch = step - epoch * self.batches.steps_per_epoch
+        averages = (self.ranks.mean(epoch_stats) / steps_in_epoch).tolist()
+        return {"event": "epoch", "epoch": epoch + 1, "step": step,
+                "complete": steps_in_epoch == self.batches.steps_per_epoch,
+                **dict(zip(STAT_NAMES, averages)),
+                "images_per_s": (step - first_step) * self.batches.global_batch / seconds,
+                "seconds": seconds}
+
+    def _interval(self, run_dir: RunDir, interval_stats: torch.Tensor, epoch: int, step: int,
+                  log: Callable[[str], None]) -> dict[str, Any]:
+        """Averages over the last log interval, with the learning rates, to metrics.jsonl,
+        TensorBoard and the health monitor; `interval_stats` is reset."""
+        averages = (self.ranks.mean(interval_stats) / self.config.train.log_every).tolist()
+        interval_stats.zero_()
+        if not self.ranks.main:
+            return dict(zip(STAT_NAMES, averages))
+        record = {"event": "interval", "epoch": epoch + 1, "step": step,
+                  **dict(zip(STAT_NAMES, averages)),
+                  "lr_g": self.gan.optimizer_g.param_groups[0]["lr"],
+                  "lr_d": self.gan.optimizer_d.param_groups[0]["lr"]}
+        run_dir.append_metrics(record)
+        run_dir.log_scalars({f"interval/{key}": value for key, value in record.items()
+                             if key not in ("event", "epoch", "step")}, step)
+        self._check_health(run_dir, record, log)
+        return record
+
+    def _check_health(self, run_dir: RunDir, record: dict[str, Any], log: Callable[[str], None]) -> None:
+        if self.health is None:
+            return
+        for warning in self.health.observe(record):
+            log(warning.text())
+            run_dir.append_metrics(warning.record())
+
+    def _draw(self, count: int, **kwargs) -> torch.Tensor:
+        """Images from the generator `sample` will use, in eval mode; training mode is restored."""
+        generator = self.sampling_generator
+        generator.eval()
+        try:
+            return generate(generator, count, **kwargs)
+        finally:
+            generator.train(generator is self.gan.generator)
+
+    def _end_of_segment(self, run_dir: RunDir, record: dict[str, Any], step: int,
+                        epoch_stats: torch.Tensor, log: Callable[[str], None]) -> None:
+        """Metrics, grid, evaluation, checkpoint and the epoch line: what every epoch end (or
+        early stop) leaves."""
+        samples = self._draw(len(self.fixed_noise), z=self.fixed_noise)
+        try:
+            run_dir.append_metrics(record)
+            run_dir.log_scalars(record, step)
+            run_dir.save_grid(samples, record["epoch"], step)
+        except OSError as error:
+            raise GanforgeError(
+                f"cannot write to {run_dir.root} ({error.strerror}); the last good checkpoint is "
+                f"kept; free space and continue with: ganforge train --resume {run_dir.root}") from None
+        eval_every, evaluation = self.config.train.eval_every, None
+        if eval_every and record["complete"] and (record["epoch"] % eval_every == 0
+                                                  or step == self.total_steps):
+            evaluation = self._evaluate(run_dir, record, step, epoch_stats)
+        self._save(run_dir, step, epoch_stats)  # after the evaluation: it records the best FID
+        log(_epoch_line(record, self.config.train.epochs, evaluation))
+        if evaluation is not None:
+            self._check_health(run_dir, evaluation, log)
+
+    def _evaluate(self, run_dir: RunDir, record: dict[str, Any], step: int,
+                  epoch_stats: torch.Tensor) -> dict[str, Any]:
+        """FID (plus class coverage, feature spread, precision and recall, which the health
+        monitor reads) of fresh samples; the best generator so far is kept as checkpoints/best.pt.
+        Returns the "eval" record it logged."""
+        config, started = self.config, time.perf_counter()
+        images = self._draw(config.train.eval_samples, seed=config.train.seed + 1)
+        # Training's random stream must not depend on whether (or in which process) the feature
+        # network was first built: its construction draws initial weights.
+        with torch.random.fork_rng(devices=[]):
+            results = evaluate(images, config.data.name, ("fid", "classes", "spread", "pr"),
+                               data_dir=config.data.path)
+        improved = results["fid"] < self.best_fid
+        if improved:
+            self.best_fid = results["fid"]
+            self._save(run_dir, step, epoch_stats, "best.pt")
+        eval_record = {"event": "eval", "epoch": record["epoch"], "step": step, "fid": results["fid"],
+                       "samples": config.train.eval_samples,
+                       "classes_covered": results["classes_covered"],
+                       "feature_spread": results["feature_spread"],
+                       "precision": results["precision"], "recall": results["recall"],
+                       "best": improved, "seconds": time.perf_counter() - started}
+        run_dir.append_metrics(eval_record)
+        run_dir.log_scalars({f"eval/{key}": eval_record[key]
+                             for key in ("fid", "feature_spread", "precision", "recall")}, step)
+        return eval_record
+
+    def _save(self, run_dir: RunDir, step: int, epoch_stats: torch.Tensor,
+              name: str = "last.pt") -> None:
+        """Write checkpoints/NAME; a full disk or unwritable folder stops the run, keeping the old
+        file."""
+        try:
+            checkpoint.save(state.checkpoint_state(self, step, epoch_stats), run_dir.checkpoints / name)
+        except OSError as error:
+            raise GanforgeError(
+                f"cannot write checkpoint in {run_dir.checkpoints} ({error.strerror}); the last good "
+                f"checkpoint is kept; free space and continue with: ganforge train --resume "
+                f"{run_dir.root}") from None
+
+    def _diverged(self, run_dir: RunDir, bad_step: int, exact: bool,
+                  log: Callable[[str], None]) -> tuple[int, torch.Tensor]:
+        """A NaN/Inf loss: roll back (train.on_nan=rollback, while allowed) or stop, exit code 3."""
+        train = self.config.train
+        if (train.on_nan == "rollback" and run_dir.last_checkpoint.is_file()
+                and self.rollbacks < train.max_rollbacks):
+            return self._rollback(run_dir, bad_step, log)
+        if self.ranks.main:
+            run_dir.append_metrics({"event": "diverged", "step": bad_step})
+        kept = f"checkpoint {run_dir.last_checkpoint} is kept" if run_dir.last_checkpoint.is_file() \
+            else "no checkpoint was written yet"
+        raise TrainingDiverged(
+            f"loss became NaN/Inf {'at' if exact else 'by'} step {bad_step}; the last good {kept}; "
+            "lower the learning rates (--set train.lr_d=...) or set train.on_nan=rollback")
+
+    def _rollback(self, run_dir: RunDir, bad_step: int, log: Callable[[str], None]
+                  ) -> tuple[int, torch.Tensor]:
+        """Reload the last checkpoint with the learning rates halved once more."""
+        rollbacks = self.rollbacks + 1
+        step, epoch_stats = state.restore(self, checkpoint.load(run_dir.last_checkpoint),
+                                          str(run_dir.last_checkpoint))
+        self.rollbacks = rollbacks
+        self.set_learning_rates(step)
+        if self.ranks.main:
+            run_dir.append_metrics({"event": "rollback", "step": bad_step, "to_step": step,
+                                    "lr_scale": 0.5 ** rollbacks})
+        log(f"ganforge: loss became NaN/Inf at step {bad_step}; rolled back to step {step} with "
+            f"learning rates x{0.5 ** rollbacks:g} (rollback {rollbacks} of "
+            f"{self.config.train.max_rollbacks})")
+        return step, epoch_stats
+
+
+def _epoch_line(record: dict[str, Any], epochs: int, evaluation: dict[str, Any] | None) -> str:
+    marker = "" if record["complete"] else " (stopped mid-epoch)"
+    quality = "" if evaluation is None else \
+        f"  FID {evaluation['fid']:.2f}{' (best)' if evaluation['best'] else ''}"
+    return (
+        f"epoch {record['epoch']}/{epochs}  loss D {record['loss_d']:.3f}  "
+        f"loss G {record['loss_g']:.3f}  D(x) {record['d_real']:.3f}  "
+        f"D(G(z)) {record['d_fake']:.3f}  acc real {record['acc_real']:.0%} "
+        f"fake {record['acc_fake']:.0%}  {record['images_per_s']:.0f} img/s  "
+        f"{record['seconds']:.1f} s{quality}{marker}"
+    )

@@ -1,0 +1,127 @@
+"""Folders of images: discovery, decoding and its cache, unreadable files, RGB batches, and
+training at 64 and 128 px; CIFAR-10 offline."""
+
+from __future__ import annotations
+
+import os
+import random
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from conftest import abstract_image
+from ganforge.cli import main
+from ganforge.config import load_config, parse_override
+from ganforge.data import folder
+from ganforge.data.folder import discover, load_folder
+from ganforge.data.sources import load_split
+from ganforge.errors import DataError
+from ganforge.training.trainer import Trainer
+
+
+@pytest.fixture
+def art_folder(tmp_path):
+    """30 images in sub-folders, mixed formats and modes, plus a corrupt file and a note."""
+    rng = random.Random(0)
+    root = tmp_path / "art"
+    for index in range(30):
+        image = abstract_image(rng)
+        mode, suffix = [("RGB", ".jpg"), ("RGBA", ".png"), ("L", ".png"), ("P", ".gif"),
+                        ("RGB", ".webp"), ("RGB", ".bmp")][index % 6]
+        path = root / f"series-{index % 3}" / f"painting-{index:02d}{suffix}"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        image.convert(mode).save(path)
+    (root / "series-0" / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\n this is not a png")
+    (root / "notes.txt").write_text("not an image")
+    return root
+
+
+def test_discovery_finds_images_by_suffix_at_any_depth(art_folder, tmp_path):
+    files = discover(art_folder)
+    assert len(files) == 31 and not any(path.suffix == ".txt" for path in files)
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(DataError, match="holds no images"):
+        discover(tmp_path / "empty")
+    with pytest.raises(DataError, match="is not a folder"):
+        discover(tmp_path / "missing")
+
+
+def test_decoding_warns_once_then_the_cache_serves_until_a_file_changes(art_folder, monkeypatch):
+    with pytest.warns(UserWarning, match=r"skipped 1 unreadable image file\(s\) .*broken.png"):
+        images = load_folder(art_folder, 64, 3)
+    assert images.shape == (30, 3, 64, 64) and images.dtype == np.uint8
+    assert len({tuple(image[:, 0, 0]) for image in images}) > 20  # the backgrounds' colors survive
+
+    calls = []
+    real_decode = folder.decode
+    monkeypatch.setattr(folder, "decode", lambda *args: calls.append(args) or real_decode(*args))
+    assert np.array_equal(load_folder(art_folder, 64, 3, workers=1), images) and calls == []
+    changed = art_folder / "series-1" / "painting-01.png"
+    abstract_image(random.Random(9)).save(changed)
+    os.utime(changed, ns=(1, 1))
+    with pytest.warns(UserWarning):
+        again = load_folder(art_folder, 64, 3, workers=1)
+    assert len(calls) == 31 and not np.array_equal(again, images)
+    with pytest.warns(UserWarning):  # other settings: their own cache, decoded afresh
+        assert load_folder(art_folder, 32, 1, workers=1).shape == (30, 1, 32, 32)
+
+
+def test_strict_makes_an_unreadable_file_an_error(art_folder):
+    with pytest.raises(DataError, match="broken.png"):
+        load_folder(art_folder, 64, 3, strict=True)
+
+
+def test_a_cache_over_the_memory_budget_is_memory_mapped(art_folder, monkeypatch):
+    monkeypatch.setenv("GANFORGE_MEMORY_BUDGET_MB", "0")
+    with pytest.warns(UserWarning):
+        images = load_folder(art_folder, 64, 3)
+    assert isinstance(images, np.memmap)
+    config = load_config("folder-dcgan64", overrides=[
+        parse_override(f"data.path={art_folder}"), parse_override("train.batch_size=8"),
+        parse_override("train.device=cpu"), parse_override("data.vflip=true")])
+    real, _ = next(Trainer.from_config(config).batches.epoch(0))
+    assert real.shape == (8, 3, 64, 64) and real.min() >= -1 and real.max() <= 1
+
+
+@pytest.mark.parametrize(("preset", "size"), [("folder-dcgan64", 64), ("folder-dcgan128", 128)])
+def test_a_few_training_steps_on_a_folder(art_folder, tmp_path, preset, size):
+    out = tmp_path / "run"
+    with pytest.warns(UserWarning):
+        code = main(["train", "--preset", preset, "--out", str(out), "--device", "cpu",
+                     "--batch-size", "8", "--max-steps", "3", "--set", f"data.path={art_folder}",
+                     "--set", "model.ngf=8", "--set", "model.ndf=8", "--set", "train.num_samples=4"])
+    assert code == 0
+    grid = np.asarray(Image.open(out / "samples" / "epoch-0001.png"))
+    assert grid.shape == (2 * (size + 2) + 2, 2 * (size + 2) + 2, 3)
+
+
+def test_a_folder_run_says_which_metrics_need_inception(art_folder, tmp_path, capsys):
+    out = tmp_path / "run"
+    with pytest.warns(UserWarning):
+        assert main(["train", "--preset", "folder-dcgan64", "--out", str(out), "--device", "cpu",
+                     "--batch-size", "8", "--max-steps", "1", "--set", f"data.path={art_folder}",
+                     "--set", "model.ngf=8", "--set", "model.ndf=8"]) == 0
+    assert capsys.readouterr().out.count("no FID during training") == 1
+    assert "eval_every: 0" in (out / "config.yaml").read_text()
+    assert main(["evaluate", str(out), "--n", "16"]) == 2
+    assert "need Inception features" in capsys.readouterr().err
+
+
+def test_cifar10_offline_and_absent_is_a_clear_error(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(DataError, match="downloads are off"):
+        load_split("cifar10", None, "train")
+    with pytest.raises(DataError, match="holds no cifar-10-batches-py/"):
+        load_split("cifar10", str(tmp_path), "train")
+
+
+def test_folder_needs_a_path():
+    from ganforge.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="needs data.path"):
+        load_config("folder-dcgan64")
+    with pytest.raises(ConfigError, match="train.eval_every needs a shipped feature network"):
+        load_config("cifar10-dcgan", overrides=[parse_override("train.eval_every=1")])
+    with pytest.raises(ConfigError, match="apply to folder datasets"):
+        load_config("mnist-dcgan", overrides=[parse_override("data.image_size=64")])
