@@ -84,6 +84,7 @@ def test_a_cache_over_the_memory_budget_is_memory_mapped(art_folder, monkeypatch
     assert real.shape == (8, 3, 64, 64) and real.min() >= -1 and real.max() <= 1
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(("preset", "size"), [("folder-dcgan64", 64), ("folder-dcgan128", 128)])
 def test_a_few_training_steps_on_a_folder(art_folder, tmp_path, preset, size):
     out = tmp_path / "run"

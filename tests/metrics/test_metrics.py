@@ -27,6 +27,7 @@ def mnist_test():
     return images, labels, features, probabilities
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("dataset", CLASSIFIERS.names())
 def test_shipped_weights_match_their_pinned_sha256_and_recorded_accuracy(dataset):
     """The weights are the pinned ones, and they still score the test split as recorded."""

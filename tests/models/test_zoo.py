@@ -174,6 +174,7 @@ def cifar10_available() -> bool:
     return True
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("preset", preset_names())
 def test_every_preset_trains_three_steps(preset, tmp_path):
     name = preset_values(preset)["data"]["name"]

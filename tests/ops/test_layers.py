@@ -183,6 +183,7 @@ def test_cpu_sessions_keep_freed_memory_for_the_next_step(monkeypatch):
     assert calls == [True]
 
 
+@pytest.mark.slow
 def test_compiled_models_train_as_the_eager_ones(monkeypatch):
     """train.compile wraps G and D in torch.compile (graph capture of the fast layers' autograd
     functions included), leaves their state dicts plain, and the steps compute what the eager

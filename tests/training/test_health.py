@@ -139,6 +139,7 @@ def test_a_detector_warns_once_per_episode():
     assert len(monitor.observe({**collapsed, "step": 99})) == 1
 
 
+@pytest.mark.slow
 def test_a_healthy_run_stays_silent_and_logs_intervals(tmp_path):
     """Longer than the default 250-step window, with evaluations: no warning."""
     run = tmp_path / "run"
