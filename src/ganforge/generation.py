@@ -153,7 +153,8 @@ def write_samples(chunks: Iterator[torch.Tensor], count: int, out: Path,
     """`count` images arriving in chunks (N, C, H, W) in [-1, 1]: '.png' one grid, '.gif' one
     frame per image, '.npy' a uint8 array (N, C, H, W), anything else a folder of PNGs. Arrays
     and folders are written chunk by chunk under a temporary name and renamed when complete, so
-    memory stays one chunk and an interrupted write leaves nothing. Returns a summary."""
+    memory stays one chunk and OUT is never half-written (Ctrl-C removes the temporary file; a
+    kill leaves it beside OUT as a hidden .NAME.*.partial). Returns a summary."""
     if out.suffix in (".png", ".gif"):
         if count > MAX_SHEET_IMAGES:
             raise GanforgeError(f"a {out.suffix} sheet of {count:,d} images is too large to look at "
