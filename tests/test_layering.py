@@ -1,5 +1,5 @@
-"""Imports flow one way (README's Layout): cli -> (sweep, serve, report, export) -> training ->
-(models, data, losses, metrics, runs, generation, ops) -> (config, registry, errors)."""
+"""Imports flow one way (README's Layout): cli -> api -> (sweep, serve, report, export) ->
+training -> (models, data, losses, metrics, runs, generation, ops) -> (config, registry, errors)."""
 
 import ast
 from pathlib import Path
@@ -19,7 +19,11 @@ FORBIDDEN = {
     "data": ("ganforge.training", "ganforge.models", "ganforge.cli"),
     "training": ("ganforge.cli", "ganforge.sweep", "ganforge.serve", "ganforge.report"),
     "config": ("ganforge.training", "ganforge.cli"),
+    "api": ("ganforge.cli",),
 }
+
+# The command line is a thin layer over the API: it may import nothing deeper.
+CLI_MAY_IMPORT = ("ganforge", "ganforge.api", "ganforge.cli", "ganforge.errors")
 
 
 def part_of(path: Path) -> str:
@@ -46,6 +50,13 @@ def test_imports_flow_one_way(path):
     wrong = [name for name in imported_modules(path)
              if any(name == prefix or name.startswith(prefix + ".") for prefix in forbidden)]
     assert not wrong, f"{path.relative_to(PACKAGE)} imports {wrong}"
+
+
+@pytest.mark.parametrize("path", sorted((PACKAGE / "cli").glob("*.py")), ids=lambda path: path.name)
+def test_the_cli_calls_only_the_api(path):
+    deeper = [name for name in imported_modules(path) if name.startswith("ganforge")
+              and not any(name == allowed or name.startswith("ganforge.cli.") for allowed in CLI_MAY_IMPORT)]
+    assert not deeper, f"cli/{path.name} imports {deeper}"
 
 
 def test_the_rule_sees_a_violation(tmp_path):

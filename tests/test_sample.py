@@ -7,8 +7,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
+import ganforge
 from conftest import train_tiny
 from ganforge.cli import main
+from ganforge.errors import ConfigError
 from ganforge.generation import generate, load_generator
 
 
@@ -47,8 +49,14 @@ def test_same_seed_same_images_and_independent_of_batching(tiny_run):
 
 @pytest.mark.parametrize("n", [0, -3])
 def test_sample_rejects_bad_count(tiny_run, tmp_path, n, capsys):
-    assert main(["sample", str(tiny_run), "--n", str(n), "--out", str(tmp_path / "x.png")]) == 2
-    assert "--n must be at least 1" in capsys.readouterr().err
+    """The command line refuses it while parsing; the API (for Python callers) likewise."""
+    with pytest.raises(SystemExit) as exit_code:
+        main(["sample", str(tiny_run), "--n", str(n), "--out", str(tmp_path / "x.png")])
+    assert exit_code.value.code == 2
+    assert f"argument --n: must be at least 1, got {n}" in capsys.readouterr().err
+    with pytest.raises(ConfigError, match="n must be at least 1"):
+        ganforge.load(tiny_run).sample(n)
+    assert not (tmp_path / "x.png").exists()
 
 
 @pytest.fixture(scope="module")

@@ -113,7 +113,7 @@ RESUMABLE_KEYS = {"train.epochs", "train.max_steps", "train.max_minutes", "train
                   "train.compile"}
 DEVICES = ("auto", "cpu", "cuda", "mps")
 COMPILE_MODES = ("off", "default", "reduce-overhead", "max-autotune")
-PRESETS_PACKAGE = "ganforge.presets"
+PRESETS_PACKAGE = "ganforge.preset_configs"
 
 
 def _plain(value: Any) -> Any:

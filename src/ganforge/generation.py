@@ -14,7 +14,7 @@ import numpy as np
 import torch
 from PIL import Image
 from torch import nn
-from tqdm import tqdm
+from tqdm.auto import tqdm
 
 from ganforge import ops
 from ganforge.atomic import written_atomically

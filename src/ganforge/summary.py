@@ -104,3 +104,28 @@ def format_table(title: str, rows: list[LayerRow]) -> str:
     lines.append(f"  {'total':28s} {'':18s} {'':>16s} {sum(r.parameters for r in rows):>10,d} "
                  f"{sum(r.macs for r in rows):>12,d}")
     return "\n".join(lines)
+
+
+def model_summary(config) -> str:
+    """The G and D tables of `summary` (and of `train --dry-run`) for a Config."""
+    from ganforge.data.sources import data_shape
+    from ganforge.models import build
+    from ganforge.models.layers import balanced_labels
+
+    built = build(config.model, data_shape(config.data))
+    generator, discriminator = built.generator, built.discriminator
+    labels = balanced_labels(1, generator.num_classes)
+    rows_g = summarize(generator, torch.zeros(1, config.model.z_dim), labels)
+    image = generator.eval()(torch.zeros(1, config.model.z_dim), labels)
+    rows_d = summarize(discriminator, image, labels)
+    parameters = sum(p.numel() for module in (generator, discriminator) for p in module.parameters())
+    step_bytes = training_step_bytes(rows_g, rows_d, parameters, config.train.batch_size)
+    tables = [format_table(f"generator ({config.model.name}), per image", rows_g),
+              format_table(f"discriminator ({config.model.name}), per image", rows_d)]
+    note = bias_note(rows_g, rows_d)
+    return "\n".join([
+        *tables, *([note] if note else []),
+        f"parameters: {parameters:,d}; a training step at batch {config.train.batch_size} needs "
+        f"about {step_bytes / 2**20:,.0f} MiB (float32 weights, gradients, Adam moments, "
+        "activations)",
+    ])

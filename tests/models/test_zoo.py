@@ -249,7 +249,7 @@ def test_sample_by_label_grid_by_class_and_interpolation(conditional_run, tmp_pa
                  "--out", str(tmp_path / "walk.gif")]) == 0
     assert Image.open(tmp_path / "walk.gif").n_frames == 10  # there and back
     assert main(["sample", str(conditional_run), "--label", "12", "--out", str(tmp_path / "x.png")]) == 2
-    assert "--label must be in 0..9" in capsys.readouterr().err
+    assert "label must be in 0..9" in capsys.readouterr().err
 
 
 def test_unconditional_model_refuses_labels(tiny_run, tmp_path, capsys):

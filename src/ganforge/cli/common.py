@@ -5,20 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from ganforge.errors import ConfigError
-
-# Train flags that are shorthands for config keys.
-TRAIN_FLAGS = {
-    "epochs": "train.epochs",
-    "max_steps": "train.max_steps",
-    "max_minutes": "train.max_minutes",
-    "batch_size": "train.batch_size",
-    "seed": "train.seed",
-    "device": "train.device",
-    "data_dir": "data.path",
-    "checkpoint_every": "train.checkpoint_every",
-}
-
+from ganforge.api import SHORTHANDS
 
 DEVICES = ["auto", "cpu", "cuda", "mps"]
 
@@ -39,30 +26,24 @@ def add_config_source(parser: argparse.ArgumentParser, preset_help: str | None =
                         help="override a config key, e.g. --set train.lr_g=1e-4 (repeatable)")
 
 
-def overrides(args: argparse.Namespace) -> list:
-    """(dotted key, value) pairs from --set and from the shorthand flags a command has."""
-    from ganforge.config import parse_override
-
-    pairs = [parse_override(text) for text in args.set]
-    return pairs + [(key, getattr(args, flag)) for flag, key in TRAIN_FLAGS.items()
-                    if getattr(args, flag, None) is not None]
+def config_source(args: argparse.Namespace):
+    """The --config file, else the --preset name, else None (the API's default preset)."""
+    return args.config or args.preset
 
 
-def config_from_args(args: argparse.Namespace):
-    """The validated config the --preset/--config/--set flags (and train shorthands) describe."""
-    from ganforge.config import load_config
-
-    return load_config(args.preset, args.config, overrides(args))
+def shorthands(args: argparse.Namespace) -> dict:
+    """The train shorthand flags a command has (--epochs, --device, ...), by API keyword."""
+    return {name: getattr(args, name) for name in SHORTHANDS if getattr(args, name, None) is not None}
 
 
-def labels_for(generator, args: argparse.Namespace, count: int):
-    """--label k for every image, or None (every class in turn) for a conditional generator."""
-    import torch
-
-    if args.label is None:
-        return None
-    if not generator.num_classes:
-        raise ConfigError("--label needs a conditional model (this generator ignores labels)")
-    if not 0 <= args.label < generator.num_classes:
-        raise ConfigError(f"--label must be in 0..{generator.num_classes - 1}, got {args.label}")
-    return torch.full((count,), args.label)
+def at_least(minimum: int):
+    """An argparse type: a whole number no smaller than `minimum` (the API checks again)."""
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"must be a whole number, got {text!r}") from None
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"must be at least {minimum}, got {value}")
+        return value
+    return parse

@@ -7,15 +7,15 @@ import argparse
 import json
 from pathlib import Path
 
-from ganforge.cli.common import DEVICES
-from ganforge.errors import ConfigError
+from ganforge import api
+from ganforge.cli.common import DEVICES, at_least
 
 
 def register(commands) -> None:
     evaluate = commands.add_parser("evaluate", help="measure quality: FID, KID, precision/recall...")
     evaluate.add_argument("source", type=Path, nargs="?",
                           help="a run folder, checkpoint, .npy/.npz array or folder of PNGs")
-    evaluate.add_argument("--n", type=int, default=10_000, help="samples to draw (default 10000)")
+    evaluate.add_argument("--n", type=at_least(2), default=10_000, help="samples to draw (default 10000)")
     evaluate.add_argument("--ref", choices=["test", "train"], default="test",
                           help="real split to compare with (default test)")
     evaluate.add_argument("--metrics", help="comma-separated, default fid,kid,pr,dc,cs,classes; "
@@ -43,69 +43,25 @@ def register(commands) -> None:
     classifier.set_defaults(handler=cmd_train_classifier)
 
 
-def _images_to_score(args: argparse.Namespace) -> tuple:
-    """(images in [-1, 1], dataset name, run folder or None) for `evaluate`."""
-    from ganforge.generation import sample_checkpoint
-    from ganforge.metrics.images import load_array, load_folder
-    from ganforge.runs import RunDir
-
-    source: Path = args.source
-    if source.suffix in (".npy", ".npz"):
-        return load_array(source), args.dataset or "mnist", None
-    if source.is_dir() and not RunDir(source).exists():
-        return load_folder(source), args.dataset or "mnist", None
-    images, dataset = sample_checkpoint(source, args.n, args.seed)
-    return images, args.dataset or dataset, RunDir(source) if source.is_dir() else None
-
-
 def cmd_evaluate(args: argparse.Namespace) -> int:
-    from ganforge.metrics import DEFAULT_METRICS, evaluate, real_images
-
-    metrics = tuple(name.strip() for name in args.metrics.split(",")) if args.metrics \
-        else DEFAULT_METRICS
-    if args.n < 2:
-        raise ConfigError(f"--n must be at least 2, got {args.n}")
-    if args.real:
-        dataset, run_dir = args.dataset or "mnist", None
-        images = real_images(dataset, "train", args.n, args.data_dir)
-        label = f"real {dataset} train subset vs {args.ref}"
-    elif args.source is None:
-        raise ConfigError("evaluate needs a SOURCE (run folder, checkpoint, .npy/.npz, folder of "
-                          "PNGs) or --real")
-    else:
-        images, dataset, run_dir = _images_to_score(args)
-        label = str(args.source)
-    results = evaluate(images, dataset, metrics, ref=args.ref, seed=args.seed,
-                       data_dir=args.data_dir, features=args.features)
-    if run_dir is not None:
-        run_dir.record_evaluation(results, args.ref)
+    metrics = [name.strip() for name in args.metrics.split(",")] if args.metrics else None
+    results = api.evaluate(args.source, dataset=args.dataset, metrics=metrics, n=args.n, ref=args.ref,
+                           seed=args.seed, features=args.features, data_dir=args.data_dir,
+                           real=args.real)
     if args.json:
         print(json.dumps(results))
-    else:
-        print(f"{label}: {results['samples']} samples against {dataset} {args.ref}")
-        for name, value in results.items():
-            if name != "samples":
-                shown = f"{value:.5g}" if isinstance(value, float) else value
-                print(f"  {name:16s} {shown}")
+        return 0
+    label = f"real {args.dataset or 'mnist'} train subset" if args.real else str(args.source)
+    print(f"{label}: {results['samples']} samples against {results['dataset']} {args.ref}")
+    for name, value in results.items():
+        if name not in ("samples", "dataset"):
+            shown = f"{value:.5g}" if isinstance(value, float) else value
+            print(f"  {name:16s} {shown}")
     return 0
 
 
 def cmd_train_classifier(args: argparse.Namespace) -> int:
-    import torch
-
-    from ganforge.data.sources import load_split
-    from ganforge.metrics.classifier import accuracy, fit
-    from ganforge.metrics.features import file_sha256
-    from ganforge.runs.checkpoint import save
-    from ganforge.training.setup import resolve_device
-
-    device = resolve_device(args.device)
-    splits = {split: [torch.from_numpy(part).to(device)
-                      for part in load_split(args.dataset, args.data_dir, split)]
-              for split in ("train", "test")}
-    model = fit(*splits["train"], epochs=args.epochs, seed=args.seed)
-    test_accuracy = accuracy(model, *splits["test"])
-    save({name: tensor.cpu() for name, tensor in model.state_dict().items()}, args.out)
-    print(f"ganforge: {args.dataset} classifier: test accuracy {test_accuracy:.4%}; "
-          f"wrote {args.out} (sha256 {file_sha256(args.out)})")
+    print("ganforge: " + api.train_classifier(args.dataset, args.out, epochs=args.epochs,
+                                              seed=args.seed, device=args.device,
+                                              data_dir=args.data_dir))
     return 0

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import json
 from pathlib import Path
+
+from ganforge import api
 
 
 def register(commands) -> None:
@@ -18,16 +21,8 @@ def register(commands) -> None:
 
 
 def cmd_export(args: argparse.Namespace) -> int:
-    from ganforge.export import FORMATS, export
-    from ganforge.generation import checkpoint_path, load_generator, model_card, run_folder_of
-    from ganforge.runs import checkpoint
-
-    path = checkpoint_path(args.source)
-    spec = checkpoint.load(path)["generator"]
-    out = args.out or run_folder_of(path) / "export" / f"generator{FORMATS[args.format]}"
-    generator = load_generator(args.source, ema=not args.no_ema)
-    sidecar = export(generator, {"name": spec["name"], "kwargs": spec["kwargs"]}, args.format, out,
-                     model_card(args.source, ema=not args.no_ema))
+    out = api.export(args.source, args.format, out=args.out, ema=not args.no_ema)
+    sidecar = json.loads(Path(f"{out}.json").read_text())
     fid = "" if sidecar["fid"] is None else f", FID {sidecar['fid']:.3f}"
     print(f"ganforge: wrote {args.format} {out} ({'EMA' if sidecar['ema'] else 'raw'} weights, "
           f"z {sidecar['z_dim']}, images {tuple(sidecar['image_shape'])}{fid}) and {out}.json")

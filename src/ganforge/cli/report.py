@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from ganforge.errors import ConfigError
+from ganforge import api
 
 
 def register(commands) -> None:
@@ -20,22 +20,10 @@ def register(commands) -> None:
 
 
 def cmd_report(args: argparse.Namespace) -> int:
-    from ganforge.report import comparison_report, run_report
-    from ganforge.runs import RunDir
-
-    if len(args.runs) == 1 and RunDir(args.runs[0]).config_path.is_file():
-        print(f"ganforge: wrote {run_report(args.runs[0])}")
-        return 0
-    for path in args.runs:
-        if not path.is_dir():
-            raise ConfigError(f"{path} is not a folder; give run or sweep folders")
-    out = args.out or (args.runs[0] / "report.html" if len(args.runs) == 1 else Path("comparison.html"))
-    print(f"ganforge: wrote {comparison_report(args.runs, out)}")
+    print(f"ganforge: wrote {api.report(args.runs, out=args.out)}")
     return 0
 
 
 def cmd_compare(args: argparse.Namespace) -> int:
-    from ganforge.report import compare_table
-
-    print(compare_table(args.runs))
+    print(api.compare(args.runs))
     return 0

@@ -6,6 +6,8 @@ import argparse
 import sys
 from pathlib import Path
 
+from ganforge import api
+
 
 def register(commands) -> None:
     serve = commands.add_parser("serve", help="a local web page that draws samples on demand")
@@ -17,9 +19,7 @@ def register(commands) -> None:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    from ganforge.serve import make_server
-
-    server = make_server(args.source, args.host, args.port, ema=not args.no_ema)
+    server = api.serve(args.source, host=args.host, port=args.port, ema=not args.no_ema)
     host, port = server.server_address[:2]
     print(f"ganforge: serving {args.source} at http://{host}:{port}/ (Ctrl-C to stop)", flush=True)
     try:

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import argparse
-import signal
 import sys
-import time
 from pathlib import Path
 
-from ganforge.cli.common import DEVICES, add_config_source, config_from_args, overrides
-from ganforge.errors import ConfigError, GanforgeError
+from ganforge import api
+from ganforge.cli.common import DEVICES, add_config_source, config_source, shorthands
+from ganforge.errors import ConfigError
 
 
 def register(commands) -> None:
@@ -34,113 +33,23 @@ def register(commands) -> None:
 
 
 def cmd_train(args: argparse.Namespace) -> int:
-    from ganforge.training.distributed import ranks_from_environment, stop
-
-    ranks = ranks_from_environment()
-    try:
-        return _resume(args, ranks) if args.resume else _train(args, ranks)
-    finally:
-        stop()
-
-
-def _train(args: argparse.Namespace, ranks) -> int:
-    from ganforge.runs import RunDir
-    from ganforge.training.trainer import Trainer
-
-    config = config_from_args(args)
-    trainer = Trainer.from_config(config, ranks)
+    source = config_source(args) or api.DEFAULT_PRESET
     if args.dry_run:
-        return _dry_run(trainer)
-    name = args.preset or (args.config.stem if args.config else "mnist-dcgan")
-    # Every rank must agree on the folder, and only rank 0 writes it.
-    run_dir = RunDir(ranks.broadcast(args.out or Path("runs") / f"{name}-{time.strftime('%Y%m%d-%H%M%S')}"))
-    if ranks.main:
-        trainer.start(run_dir)
-        print(f"ganforge: training {config.model.name} on {config.data.name} "
-              f"({trainer.total_steps} steps on {trainer.device}); run folder {run_dir.root}", flush=True)
-        _say_distributed(trainer)
-    return _finish(trainer.fit(run_dir), run_dir, ranks)
-
-
-def _say_distributed(trainer) -> None:
-    ranks, train, cuda = trainer.ranks, trainer.config.train, trainer.device.type == "cuda"
-    if ranks.active:
-        print(f"ganforge: {ranks.world_size} processes ({'nccl' if cuda else 'gloo'}), batch "
-              f"{train.batch_size} per process = {train.batch_size * ranks.world_size} per step; "
-              "learning rates as configured (not scaled); gradients averaged over processes"
-              f"{'; SyncBatchNorm' if train.sync_batch_norm and cuda else ''}", flush=True)
-
-
-def _dry_run(trainer) -> int:
-    """Everything up to the first step, plus one step on a small batch; nothing is written."""
-    import torch
-
-    from ganforge.cli.inspect import model_summary
-    from ganforge.config import dump_yaml
-    from ganforge.training.step import train_step
-
-    config = trainer.config
-    real_images, labels = next(trainer.batches.epoch(0))
-    count = min(8, len(real_images))
-    z = torch.randn(count, config.model.z_dim, device=trainer.device)
-    stats = train_step(trainer.gan, real_images[:count], z,
-                       labels[:count] if trainer.gan.generator.num_classes else None)
-    if not torch.isfinite(stats).all():
-        raise GanforgeError("dry run: the first step produced NaN/Inf; check the learning rates")
-    print(dump_yaml(config).rstrip())
-    print(model_summary(config))
-    print(f"ganforge: dry run passed on {trainer.device} (data verified, models built, one "
-          "forward/backward step); nothing was written")
+        print(api.dry_run(source, overrides=args.set, **shorthands(args)))
+        return 0
+    if args.resume:
+        if args.preset or args.config or args.out:
+            raise ConfigError("--resume continues a run with its own config and folder; "
+                              "drop --preset, --config and --out (use --set to change keys)")
+        run = api.resume(args.resume, overrides=args.set, force=args.force, **shorthands(args))
+    else:
+        run = api.train(source, out=args.out, overrides=args.set, **shorthands(args))
+    if run.interrupted:
+        if run.main_process:
+            print(f"ganforge: stopped by {run.interrupted} at step {run.step} with a checkpoint; "
+                  f"continue with: ganforge train --resume {run.root}", file=sys.stderr)
+        return 128 + run.stopped_by
+    if run.main_process:
+        print(f"ganforge: done; samples in {run.folder.samples}, checkpoint "
+              f"{run.folder.last_checkpoint}")
     return 0
-
-
-def _finish(outcome, run_dir, ranks) -> int:
-    """The closing line of a training command, and its exit code (128 + signal when stopped)."""
-    if outcome.signal_number is not None:
-        name = signal.Signals(outcome.signal_number).name
-        if ranks.main:
-            print(f"ganforge: stopped by {name} at step {outcome.step} with a checkpoint; continue "
-                  f"with: ganforge train --resume {run_dir.root}", file=sys.stderr)
-        return 128 + outcome.signal_number
-    if ranks.main:
-        print(f"ganforge: done; samples in {run_dir.samples}, checkpoint {run_dir.last_checkpoint}")
-    return 0
-
-
-def _resume(args: argparse.Namespace, ranks) -> int:
-    from ganforge.config import (
-        RESUMABLE_KEYS,
-        apply_overrides,
-        changed_keys,
-        config_from_dict,
-        dump_yaml,
-        read_yaml,
-    )
-    from ganforge.runs import RunDir, checkpoint
-    from ganforge.training.trainer import Trainer
-
-    if args.preset or args.config or args.out:
-        raise ConfigError("--resume continues a run with its own config and folder; "
-                          "drop --preset, --config and --out (use --set to change keys)")
-    run_dir = RunDir(args.resume)
-    if not run_dir.exists():
-        raise GanforgeError(f"{run_dir.root} is not a ganforge run folder (no config.yaml); "
-                            "pass the folder a 'ganforge train' run created")
-    saved = config_from_dict(read_yaml(run_dir.config_path))
-    config = config_from_dict(apply_overrides(saved.to_dict(), overrides(args)))
-    changed = [key for key in changed_keys(saved, config) if key not in RESUMABLE_KEYS]
-    if changed and not args.force:
-        raise ConfigError(f"resuming with a different config ({', '.join(changed)} changed) would "
-                          "mix two experiments; drop those overrides, or pass --force")
-    trainer = Trainer.from_config(config, ranks)
-    step, epoch_stats = 0, None
-    if run_dir.last_checkpoint.is_file():  # a run killed before its first checkpoint restarts
-        step, epoch_stats = trainer.restore(checkpoint.load(run_dir.last_checkpoint),
-                                            str(run_dir.last_checkpoint))
-    if ranks.main:
-        run_dir.make_folders()
-        if config != saved:
-            run_dir.write_config(dump_yaml(config))
-        print(f"ganforge: resuming {run_dir.root} at step {step} of {trainer.total_steps}", flush=True)
-        _say_distributed(trainer)
-    return _finish(trainer.fit(run_dir, step, epoch_stats), run_dir, ranks)

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 from PIL import Image, UnidentifiedImageError
-from tqdm import tqdm
+from tqdm.auto import tqdm
 
 from ganforge.atomic import write_text_atomic, written_atomically
 from ganforge.errors import DataError

@@ -17,7 +17,7 @@ from functools import partial
 from typing import Any
 
 import torch
-from tqdm import tqdm
+from tqdm.auto import tqdm  # a widget in Jupyter, text in a terminal
 
 from ganforge import ops
 from ganforge.config import Config, dump_yaml, measurable
@@ -141,9 +141,10 @@ class Trainer:
         return step, epoch_stats
 
     def fit(self, run_dir: RunDir, step: int = 0, epoch_stats: torch.Tensor | None = None,
-            log: Callable[[str], None] = tqdm.write) -> Outcome:
+            log: Callable[[str], None] = tqdm.write, progress: bool = True) -> Outcome:
         """Train from `step` (0, or where `restore` left off) until done, out of time or stopped
-        by a signal; every way out leaves a complete checkpoint.
+        by a signal; every way out leaves a complete checkpoint. `log` takes the epoch lines;
+        `progress=False` hides the progress bar.
 
         Under torchrun every rank runs this loop in step; only rank 0 prints and writes, and the
         numbers it logs are averaged over the ranks."""
@@ -172,7 +173,7 @@ class Trainer:
 
             while step < self.total_steps and not stopping:
                 step, epoch_stats, stopping = self._epoch(run_dir, step, epoch_stats, interval_stats,
-                                                          graphed, wants_stop, log)
+                                                          graphed, wants_stop, log, progress)
         run_dir.close()
         self.ranks.barrier()  # no rank exits (and makes torchrun stop the others) before rank 0 wrote
         # A rank stopped because another one was signalled reports SIGTERM, so all exit alike.
@@ -182,7 +183,7 @@ class Trainer:
 
     def _epoch(self, run_dir: RunDir, step: int, epoch_stats: torch.Tensor,
                interval_stats: torch.Tensor, graphed: GraphedStep | None,
-               wants_stop: Callable[[], bool], log: Callable[[str], None]
+               wants_stop: Callable[[], bool], log: Callable[[str], None], progress: bool
                ) -> tuple[int, torch.Tensor, bool]:
         """Train the rest of one epoch (or until a stop); returns (step, epoch_stats, stopping)."""
         train, batches, ranks = self.config.train, self.batches, self.ranks
@@ -194,7 +195,7 @@ class Trainer:
         check_every = 1 if self.device.type == "cpu" and not ranks.active else train.log_every
         stopping = False
         bar = tqdm(total=steps_per_epoch, initial=start, desc=f"epoch {epoch + 1}", leave=False,
-                   dynamic_ncols=True, disable=None if ranks.main else True)
+                   dynamic_ncols=True, disable=None if ranks.main and progress else True)
         for real_images, labels in batches.epoch(epoch, start):
             if train.lr_schedule != "constant":
                 self.set_learning_rates(step)
