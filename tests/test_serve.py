@@ -16,12 +16,13 @@ import pytest
 import torch
 from PIL import Image
 
-from conftest import ARTIFACTS, REPO, chromium_page, needs_chromium
+from conftest import ARTIFACTS, MNIST_DIR, REPO, chromium_page, needs_chromium
+from ganforge.metrics import real_images_and_labels
 from ganforge.metrics.features import feature_network
 from ganforge.serve import make_server
 
-# A conditional dcgan (mnist-cgan preset, 3 epochs, EMA) exported as safetensors: small, and good
-# enough that the digit classifier reads its samples as the digit asked for.
+# The mnist-cgan preset's generator after 4 CPU minutes (EMA weights), exported as safetensors:
+# small, read by the digit classifier as the digit asked for, and varied within every digit.
 CONDITIONAL = REPO / "tests" / "assets" / "mnist-cgan.safetensors"
 
 
@@ -54,6 +55,12 @@ def get(url: str) -> tuple[int, bytes]:
             return response.status, response.read()
     except urllib.error.HTTPError as error:
         return error.code, error.read()
+
+
+def mean_distance(features: torch.Tensor) -> float:
+    """Mean Euclidean distance between distinct pairs of rows."""
+    distances = torch.cdist(features, features)
+    return float(distances.sum() / (len(features) * (len(features) - 1)))
 
 
 def tiles(png: bytes, size: int = 28, padding: int = 2) -> torch.Tensor:
@@ -117,9 +124,15 @@ def test_the_page_in_headless_chromium(conditional_server):
             const bytes = new Uint8Array(await response.arrayBuffer());
             let text = ''; for (const byte of bytes) text += String.fromCharCode(byte);
             return btoa(text); }""")
-        _, probabilities = feature_network("digits", "mnist").extract(tiles(base64.b64decode(shown)))
+        features, probabilities = feature_network("digits", "mnist").extract(tiles(base64.b64decode(shown)))
         assert (probabilities.argmax(dim=1) == 7).float().mean() >= 0.8
+        # 64 different 7s, not one drawn 64 times: as varied as real 7s, at least half as much.
+        real, labels = real_images_and_labels("mnist", "test", 1000, str(MNIST_DIR))
+        real_features, _ = feature_network("digits", "mnist").extract(real[labels == 7][:16])
+        assert mean_distance(features[:16]) >= 0.5 * mean_distance(real_features)
         assert "digit 7" in page.inner_text("#status")
+        ARTIFACTS.mkdir(exist_ok=True)
+        page.screenshot(path=str(ARTIFACTS / "serve-sevens.png"), full_page=True)
         assert page.get_attribute("#download", "href") == page.get_attribute("#grid", "src")
 
         page.fill("#seed", "-4")

@@ -344,7 +344,8 @@ def load_generator(source: str | Path | Run, *, device: str = "cpu", ema: bool =
 
 def evaluate(source: Any = None, *, dataset: str | None = None, metrics: Iterable[str] | None = None,
              n: int = 10_000, ref: str = "test", seed: int = 0, features: str = "digits",
-             data_dir: str | Path | None = None, real: bool = False) -> dict[str, Any]:
+             data_dir: str | Path | None = None, real: bool = False, labels: Any = None,
+             conditional: bool = False) -> dict[str, Any]:
     """Measure quality against real images: FID, KID, precision/recall, density/coverage,
     classes covered (or `metrics`); the dict also names the dataset and the number of samples.
     `source` is a run folder or Run (its evaluation is kept in eval.json), a checkpoint or export
@@ -353,9 +354,16 @@ def evaluate(source: Any = None, *, dataset: str | None = None, metrics: Iterabl
     N x H x W x C). `real=True` scores real training images instead: the floor every number is
     read against.
 
+    A conditional generator draws an equal number of each class and the conditional metrics are
+    added: label_accuracy, intra_fid, per-class recall and spread (class_recall, class_spread).
+    For images in memory, `labels` (the class each was drawn for) does the same; with
+    `real=True`, `conditional=True` gives those metrics' real-vs-real floor.
+
     >>> ganforge.evaluate(images, dataset="mnist")["fid"]
     """
-    from ganforge.metrics import DEFAULT_METRICS, real_images
+    import torch
+
+    from ganforge.metrics import DEFAULT_METRICS, real_images_and_labels
     from ganforge.metrics import evaluate as score
 
     chosen = tuple(metrics) if metrics is not None else DEFAULT_METRICS
@@ -365,23 +373,28 @@ def evaluate(source: Any = None, *, dataset: str | None = None, metrics: Iterabl
     run_dir = None
     if real:
         dataset = dataset or "mnist"
-        images = real_images(dataset, "train", n, data_dir)
+        images, real_labels = real_images_and_labels(dataset, "train", n, data_dir)
+        labels = real_labels if conditional else None
     elif source is None:
         raise ConfigError("evaluate needs a source (run folder, checkpoint, .npy/.npz, folder of "
                           "PNGs, or images) or real=True")
     else:
-        images, found, run_dir = _images_to_score(source, n, seed)
+        images, drawn_for, found, run_dir = _images_to_score(source, n, seed)
         dataset = dataset or found
+        labels = drawn_for if labels is None else torch.as_tensor(labels)
     results = {"dataset": dataset,
                **score(images, dataset, chosen, ref=ref, seed=seed, data_dir=data_dir,
-                       features=features)}
+                       features=features, labels=labels)}
     if run_dir is not None:
         run_dir.record_evaluation(results, ref)
+        if labels is not None:  # the report shows the classes side by side
+            save_samples(run_dir.root, run_dir.samples / "by-class.png", seed=seed, grid_by_class=True)
     return results
 
 
-def _images_to_score(source: Any, n: int, seed: int) -> tuple[Any, str, Any]:
-    """(images in [-1, 1] or chunks of them, the dataset they claim, the run folder or None)."""
+def _images_to_score(source: Any, n: int, seed: int) -> tuple[Any, Any, str, Any]:
+    """(images in [-1, 1] or chunks of them, the labels they were drawn for or None, the dataset
+    they claim, the run folder or None)."""
     import numpy as np
     import torch
 
@@ -392,14 +405,14 @@ def _images_to_score(source: Any, n: int, seed: int) -> tuple[Any, str, Any]:
     if isinstance(source, torch.Tensor):
         source = source.detach().cpu().numpy()
     if isinstance(source, np.ndarray):
-        return to_model_range(source, Path("the images")), "mnist", None
+        return to_model_range(source, Path("the images")), None, "mnist", None
     path = Path(source.root if isinstance(source, Run) else source)
     if path.suffix in (".npy", ".npz"):
-        return load_array(path), "mnist", None
+        return load_array(path), None, "mnist", None
     if path.is_dir() and not RunDir(path).exists():
-        return load_folder(path), "mnist", None
-    images, dataset = sample_checkpoint(path, n, seed)
-    return images, dataset, RunDir(path) if path.is_dir() else None
+        return load_folder(path), None, "mnist", None
+    images, labels, dataset = sample_checkpoint(path, n, seed)
+    return images, labels, dataset, RunDir(path) if path.is_dir() else None
 
 
 def export(source: str | Path | Run, format: str = "onnx", *, out: str | Path | None = None,

@@ -38,13 +38,17 @@ class ModelConfig:
     z_dim: int = 64
     ngf: int = 64  # generator width (models with widths: dcgan)
     ndf: int = 64  # discriminator width
-    conditional: bool = False  # label embedding into G, projection discriminator
+    conditional: bool = False  # the label into G (see conditioning), projection discriminator
+    # cbn: conditional BatchNorm in every G block, fed the label and its own chunk of z (BigGAN);
+    # input: z and the label concatenated at G's input only (G learns to ignore z)
+    conditioning: str = "cbn"
     d_spectral_norm: bool = False
     d_batch_norm: bool = True
     d_dropout: float | None = None  # None: the model's own default (mlp 0.3, conv models 0)
     # BatchNorm right after D's image layer; None: the model's own (dcgan28: on, as the course;
     # dcgan, mlp: none)
     d_image_batch_norm: bool | None = None
+    d_minibatch_std: int = 0  # minibatch std feature before D's last layer, over groups of N (0: off)
 
 
 @dataclass
@@ -55,6 +59,7 @@ class LossConfig:
     gp_weight: float = 10.0  # lambda of wgan-gp's gradient penalty
     r1_weight: float = 0.0  # R1 penalty on real images (any loss; 0: off)
     instance_noise: float = 0.0  # std of Gaussian noise added to every D input (0: off)
+    mode_seeking: float = 0.0  # weight of MSGAN's mode-seeking term in G's loss (0: off)
 
 
 @dataclass
@@ -303,6 +308,7 @@ def validate(config: Config) -> None:
     from ganforge.data.sources import DATASETS, data_shape
     from ganforge.losses import LOSSES
     from ganforge.models import MODELS
+    from ganforge.models.layers import CONDITIONINGS
 
     data, model, loss, train = config.data, config.model, config.loss, config.train
     dataset = DATASETS.get(data.name)
@@ -322,12 +328,16 @@ def validate(config: Config) -> None:
              f"model.conditional needs labels but {data.name!r} has none; set model.conditional=false")
     for name in ("ngf", "ndf"):
         _require(getattr(model, name) >= 1, f"model.{name} must be >= 1, got {getattr(model, name)}")
+    _require(model.conditioning in CONDITIONINGS,
+             f"model.conditioning must be one of {', '.join(CONDITIONINGS)}, got {model.conditioning!r}")
+    _require(model.d_minibatch_std >= 0,
+             f"model.d_minibatch_std is a group size (4 is usual; 0: off), got {model.d_minibatch_std}")
     _require(model.d_dropout is None or 0 <= model.d_dropout < 1,
              f"model.d_dropout must be in [0, 1), got {model.d_dropout}")
     _require(model.d_image_batch_norm is not True or "d_image_batch_norm" in family.options,
              f"model.d_image_batch_norm=true needs dcgan28's discriminator; {model.name!r}'s has no "
              f"BatchNorm after its image layer (leave the key unset)")
-    for name in ("gp_weight", "r1_weight", "instance_noise"):
+    for name in ("gp_weight", "r1_weight", "instance_noise", "mode_seeking"):
         _require(getattr(loss, name) >= 0, f"loss.{name} must be >= 0, got {getattr(loss, name)}")
     for name in ("optimizer_g", "optimizer_d"):
         _require(getattr(train, name) in ("adam", "sgd"),

@@ -233,12 +233,15 @@ def _write_folder(chunks: Iterator[torch.Tensor], count: int, out: Path, progres
         shutil.rmtree(partial, ignore_errors=True)
 
 
-def sample_checkpoint(source: Path, count: int, seed: int = 0) -> tuple[Iterator[torch.Tensor], str]:
-    """`count` images from a run folder's (or checkpoint's) generator, in chunks as
-    `generate_chunks` makes them, and its dataset's name."""
-    path = checkpoint_path(source)
-    return generate_chunks(load_generator(path), count, seed=seed), \
-        checkpoint.load(path)["config"]["data"]["name"]
+def sample_checkpoint(source: Path, count: int, seed: int = 0
+                      ) -> tuple[Iterator[torch.Tensor], torch.Tensor | None, str]:
+    """`count` images from a run folder's (checkpoint's, export's) generator, in chunks as
+    `generate_chunks` makes them, the labels they were drawn for (an equal number of each class
+    for a conditional generator; None otherwise) and its dataset's name."""
+    generator = load_generator(source)
+    labels = balanced_labels(count, generator.num_classes)
+    dataset = model_card(source)["dataset"] or "mnist"  # an export's sidecar may not say
+    return generate_chunks(generator, count, seed=seed, labels=labels), labels, dataset
 
 
 def evaluate_run(run: Path, count: int, metrics: tuple[str, ...], ref: str = "test", seed: int = 0,
@@ -246,6 +249,6 @@ def evaluate_run(run: Path, count: int, metrics: tuple[str, ...], ref: str = "te
     """Sample a run folder's generator and score it against its dataset; recorded with the run."""
     from ganforge.metrics import evaluate
 
-    images, dataset = sample_checkpoint(run, count, seed)
-    results = evaluate(images, dataset, metrics, ref=ref, seed=seed, data_dir=data_dir)
+    images, labels, dataset = sample_checkpoint(run, count, seed)
+    results = evaluate(images, dataset, metrics, ref=ref, seed=seed, data_dir=data_dir, labels=labels)
     return RunDir(run).record_evaluation(results, ref)

@@ -80,6 +80,28 @@ def r1_penalty(real_logits: Tensor, real_images: Tensor) -> Tensor:
     return grad.flatten(1).square().sum(dim=1).mean()
 
 
+def mode_seeking_penalty(images: Tensor, z: Tensor, labels: Tensor | None = None,
+                         eps: float = 1e-5) -> Tensor:
+    """MSGAN (Mao et al. 2019): 1 / (mean|G(z1) - G(z2)| / mean|z1 - z2| + eps), large when two
+    latents give alike images. The pairs come from the batch itself (no extra forward pass): its
+    two halves, or for a conditional G neighbours of one label once sorted by label (pairs of two
+    labels weigh 0, so shapes stay fixed for CUDA graphs)."""
+    if labels is None:
+        half = len(z) // 2
+        first = torch.arange(half, device=z.device)
+        second = first + half
+        weights = torch.ones(len(first), device=z.device)
+    else:
+        order = torch.argsort(labels, stable=True)
+        first, second = order[0:len(order) // 2 * 2:2], order[1::2]
+        weights = (labels[first] == labels[second]).float()
+    image_distance = (images[first] - images[second]).abs().flatten(1).mean(1)
+    latent_distance = (z[first] - z[second]).abs().mean(1)
+    total = weights.sum().clamp_min(1)
+    ratio = (image_distance * weights).sum() / total / ((latent_distance * weights).sum() / total + eps)
+    return 1 / (ratio + eps)
+
+
 @dataclass(frozen=True)
 class GanLoss:
     discriminator: Callable[..., Tensor]

@@ -41,7 +41,8 @@ def summarize(model: nn.Module, *example_inputs) -> list[LayerRow]:
     names = {module: name for name, module in model.named_modules()}
 
     def hook(module, inputs, output):
-        if output is inputs[0]:  # a pass-through (e.g. the label embedding of an unconditional G)
+        # A pass-through (the label conditioning of an unconditional G hands z on as it came).
+        if not isinstance(output, torch.Tensor) or output is inputs[0]:
             return
         rows.append(LayerRow(names[module], type(module).__name__, tuple(output.shape[1:]),
                              sum(p.numel() for p in module.parameters(recurse=False)),

@@ -88,3 +88,20 @@ def test_channels_last_arrays_are_read_as_pil_and_numpy_hold_them(tmp_path, caps
     scores = [evaluate_json(capsys, str(tmp_path / name), "--metrics", "fid")["fid"]
               for name in ("first.npy", "last.npy")]
     assert scores[0] == scores[1]
+
+
+def test_conditional_sources_get_the_conditional_metrics(tmp_path, capsys):
+    """A conditional generator is scored per class (an equal number drawn of each); --real
+    --conditional gives those numbers' floor; the text output lists the per-class values."""
+    from conftest import REPO
+
+    asset = str(REPO / "tests" / "assets" / "mnist-cgan.safetensors")
+    drawn = evaluate_json(capsys, asset, "--n", "500", "--metrics", "fid")
+    floor = evaluate_json(capsys, "--real", "--conditional", "--n", "500", "--metrics", "fid")
+    for results in (drawn, floor):
+        assert {"label_accuracy", "intra_fid", "mean_class_recall", "min_class_spread"} <= set(results)
+        assert len(results["class_spread"]) == 10
+    assert floor["label_accuracy"] > 0.98 and floor["intra_fid"] < drawn["intra_fid"]
+    assert main(["evaluate", asset, "--n", "500", "--metrics", "fid"]) == 0
+    text = capsys.readouterr().out
+    assert "class_spread" in text and "label_accuracy" in text

@@ -234,6 +234,9 @@ def test_conditional_samples_follow_their_label(conditional_run, tmp_path):
         predicted = extract(classifier, images)[1].argmax(1)
         hits.append((predicted == label).float().mean().item())
     assert sum(hits) / 10 > 0.6, hits
+    # Every evaluation during training scores it per class too.
+    evaluation = RunDir(conditional_run).evaluations()[-1]
+    assert 0 <= evaluation["label_accuracy"] <= 1 and len(evaluation["class_spread"]) == 10
 
 
 @pytest.mark.slow
@@ -256,3 +259,18 @@ def test_unconditional_model_refuses_labels(tiny_run, tmp_path, capsys):
     assert main(["sample", str(tiny_run), "--label", "3", "--out", str(tmp_path / "x.png")]) == 2
     assert "needs a conditional model" in capsys.readouterr().err
     assert RunDir(tiny_run).exists()
+
+
+@pytest.mark.slow
+def test_evaluating_a_conditional_run_fills_the_reports_per_class_section(conditional_run, tmp_path):
+    import shutil
+
+    import ganforge
+
+    run = tmp_path / "run"
+    shutil.copytree(conditional_run, run)
+    scores = ganforge.load(run).evaluate(n=500, metrics=["fid"], data_dir=MNIST_DIR)
+    assert len(scores["class_fid"]) == 10 and (run / "samples" / "by-class.png").is_file()
+    page = ganforge.load(run).report().read_text()
+    assert "<h2>Per class</h2>" in page and "ten samples of every class" in page
+    assert f"{scores['intra_fid']:.4g}" in page

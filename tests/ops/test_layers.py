@@ -47,6 +47,7 @@ def test_winograd_path_takes_the_course_layer_and_non_square_inputs():
 @pytest.mark.parametrize("in_channels, out_channels, kernel, stride, size, bias", [
     (1, 16, 3, 2, 28, False), (16, 32, 5, 2, 13, False), (32, 64, 5, 2, 5, False),
     (3, 8, 4, 3, 11, True), (2, 4, 1, 1, 3, True), (32, 8, 3, 2, 7, False), (8, 6, 3, 2, 8, False),
+    (33, 64, 5, 2, 13, False),  # a minibatch-std channel: 5*5*33 input-gradient columns, not 8k
 ])
 @pytest.mark.parametrize("channels_last", [False, True])
 def test_cpu_conv_matches_pytorch(in_channels, out_channels, kernel, stride, size, bias,

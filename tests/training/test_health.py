@@ -116,6 +116,18 @@ def test_realistic_samples_without_recall_are_mode_collapse():
     assert "recall 0.00" in warning.message
 
 
+def test_a_conditional_g_drawing_some_classes_one_way_is_named():
+    """Per-class spread, once the labels are obeyed; a G still drawing blobs is not warned."""
+    monitor = HealthMonitor(load_config("mnist-cgan", overrides=[("model.d_minibatch_std", 0)]))
+    record = {"event": "eval", "fid": 5.3, "classes_covered": 10, "feature_spread": 0.98,
+              "precision": 0.66, "recall": 0.4}
+    spreads = [0.9, 0.95, 0.2, 0.9, 0.9, 0.9, 0.9, 0.31, 0.9, 0.9]
+    assert monitor.observe({**record, "step": 1, "label_accuracy": 0.3, "class_spread": spreads}) == []
+    (warning,) = monitor.observe({**record, "step": 2, "label_accuracy": 0.99, "class_spread": spreads})
+    assert "class 2 (0.20x), 7 (0.31x)" in warning.message
+    assert any("model.d_minibatch_std=4" in remedy for remedy in warning.remedies)
+
+
 @pytest.mark.parametrize(("fids", "fires"), [([10, 12, 11, 13], True), ([10, 9, 8, 7], False)])
 def test_oscillation_needs_flat_fid_and_swinging_losses(fids, fires):
     monitor = HealthMonitor(load_config("mnist-dcgan"))

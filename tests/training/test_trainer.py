@@ -2,7 +2,7 @@ import json
 
 import torch
 
-from conftest import tensors_equal, train_tiny
+from conftest import small_trainer, tensors_equal, train_tiny
 from ganforge.cli import main
 from ganforge.config import config_from_dict
 from ganforge.runs import RunDir, checkpoint
@@ -89,3 +89,24 @@ def test_a_checkpoint_from_cuda_graphs_resumes_with_this_machines_optimizer(tiny
         assert all(group["fused"] and not group["capturable"] for group in optimizer.param_groups)
     real_images, _ = next(trainer.batches.epoch(0))
     assert torch.isfinite(train_step(trainer.gan, real_images, trainer.noise(0))).all()
+
+
+def test_minibatch_std_groups_hold_one_class(monkeypatch, tmp_path):
+    """With d_minibatch_std on, a conditional run's batches reach the step ordered by label, so
+    each group of consecutive samples is one class (what lets D see a class drawn one way)."""
+    from ganforge.training import trainer as trainer_module
+
+    seen = []
+    step = trainer_module.train_step
+
+    def recording_step(gan, real_images, z, labels, generator_step=True):
+        seen.append(labels.clone())
+        return step(gan, real_images, z, labels, generator_step)
+
+    monkeypatch.setattr(trainer_module, "train_step", recording_step)
+    trainer = small_trainer([("model.conditional", True), ("model.d_minibatch_std", 4),
+                             ("train.max_steps", 3), ("train.eval_every", 0)], preset="mnist-cgan")
+    trainer.start(RunDir(tmp_path / "run"))
+    trainer.fit(RunDir(tmp_path / "run"), progress=False)
+    assert len(seen) == 3 and all(torch.equal(labels, labels.sort().values) for labels in seen)
+    assert len(set(seen[0].tolist())) > 1

@@ -24,6 +24,9 @@ def register(commands) -> None:
                           help="for arrays and folders (default mnist); runs know their own")
     evaluate.add_argument("--real", action="store_true",
                           help="score a real train subset: the floor every number is read against")
+    evaluate.add_argument("--conditional", action="store_true",
+                          help="with --real: the conditional metrics' floor (label accuracy, "
+                               "intra-class FID, per-class recall and spread)")
     evaluate.add_argument("--seed", type=int, default=0)
     evaluate.add_argument("--features", choices=["digits", "inception"], default="digits",
                           help="feature network: ganforge's digit classifier (default) or "
@@ -47,7 +50,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     metrics = [name.strip() for name in args.metrics.split(",")] if args.metrics else None
     results = api.evaluate(args.source, dataset=args.dataset, metrics=metrics, n=args.n, ref=args.ref,
                            seed=args.seed, features=args.features, data_dir=args.data_dir,
-                           real=args.real)
+                           real=args.real, conditional=args.conditional)
     if args.json:
         print(json.dumps(results))
         return 0
@@ -55,7 +58,8 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     print(f"{label}: {results['samples']} samples against {results['dataset']} {args.ref}")
     for name, value in results.items():
         if name not in ("samples", "dataset"):
-            shown = f"{value:.5g}" if isinstance(value, float) else value
+            shown = f"{value:.5g}" if isinstance(value, float) else \
+                " ".join(f"{item:.3g}" for item in value) if isinstance(value, list) else value
             print(f"  {name:16s} {shown}")
     return 0
 

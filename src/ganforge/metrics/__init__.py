@@ -1,6 +1,7 @@
 """Quality metrics, computed offline on the shipped feature networks.
 
     evaluate(images, dataset="mnist", metrics=["fid", "kid"]) -> {"fid": ..., "kid": ...}
+    evaluate(images, labels=labels)   # a conditional source: adds the "conditional" metrics
 
 Each metric is a module registering one function in METRICS; real-image features are cached on
 disk, keyed by dataset, split, count and the feature network's SHA-256.
@@ -19,7 +20,17 @@ import torch
 from ganforge.atomic import written_atomically
 from ganforge.data.sources import load_split
 from ganforge.errors import GanforgeError
-from ganforge.metrics import classes, cs, dc, fid, kid, memorization, pr, spread  # noqa: F401  (register)
+from ganforge.metrics import (  # noqa: F401  (register)
+    classes,
+    conditional,
+    cs,
+    dc,
+    fid,
+    kid,
+    memorization,
+    pr,
+    spread,
+)
 from ganforge.metrics.base import METRICS, FeatureSet, MetricInputs
 from ganforge.metrics.features import FeatureNetwork, feature_network
 
@@ -30,13 +41,18 @@ def cache_dir() -> Path:
     return Path(os.environ.get("GANFORGE_CACHE", Path.home() / ".cache" / "ganforge"))
 
 
-def real_images(dataset: str, split: str, count: int, data_dir: str | None = None) -> torch.Tensor:
-    """`count` real images in [-1, 1]: a seeded subset when the split holds more."""
-    images, _ = load_split(dataset, data_dir, split)
+def real_images_and_labels(dataset: str, split: str, count: int, data_dir: str | None = None
+                           ) -> tuple[torch.Tensor, torch.Tensor]:
+    """`count` real images in [-1, 1] and their labels: a seeded subset when the split holds more."""
+    images, labels = load_split(dataset, data_dir, split)
     if count < len(images):
-        chosen = torch.randperm(len(images), generator=torch.Generator().manual_seed(0))[:count]
-        images = images[chosen.numpy()]
-    return torch.from_numpy(images).float() / 127.5 - 1
+        chosen = torch.randperm(len(images), generator=torch.Generator().manual_seed(0))[:count].numpy()
+        images, labels = images[chosen], labels[chosen]
+    return torch.from_numpy(images).float() / 127.5 - 1, torch.from_numpy(labels).long()
+
+
+def real_images(dataset: str, split: str, count: int, data_dir: str | None = None) -> torch.Tensor:
+    return real_images_and_labels(dataset, split, count, data_dir)[0]
 
 
 # Reference sets already read in this process, by cache file and network: a training run's
@@ -56,17 +72,18 @@ def reference_features(dataset: str, split: str, count: int, network: FeatureNet
 
 def _reference_features(path: Path, dataset: str, split: str, count: int, network: FeatureNetwork,
                         data_dir: str | None) -> FeatureSet:
+    images, labels = real_images_and_labels(dataset, split, count, data_dir)
     if path.is_file():
         with np.load(path, allow_pickle=False) as cached:
             if str(cached["network"]) == network.key:
                 return FeatureSet(torch.from_numpy(cached["features"]),
-                                  torch.from_numpy(cached["probabilities"]))
-    features = network.extract(real_images(dataset, split, count, data_dir))
+                                  torch.from_numpy(cached["probabilities"]), labels)
+    features = network.extract(images)
     path.parent.mkdir(parents=True, exist_ok=True)
     with written_atomically(path) as partial:
         np.savez(partial, features=features[0].numpy(), probabilities=features[1].numpy(),
                  network=np.array(network.key))
-    return FeatureSet(*features)
+    return FeatureSet(*features, labels)
 
 
 def check_images(images: torch.Tensor, network: FeatureNetwork, dataset: str) -> None:
@@ -103,12 +120,21 @@ def generated_features(images: torch.Tensor | Iterable[torch.Tensor], network: F
 
 def evaluate(images: torch.Tensor | Iterable[torch.Tensor], dataset: str = "mnist",
              metrics: tuple[str, ...] = DEFAULT_METRICS, ref: str = "test", ref_count: int = 10_000,
-             seed: int = 0, data_dir: str | None = None, features: str = "digits") -> dict[str, Any]:
+             seed: int = 0, data_dir: str | None = None, features: str = "digits",
+             labels: torch.Tensor | None = None) -> dict[str, Any]:
     """Score generated images in [-1, 1] (N, C, H, W, or an iterable of such chunks) against
-    real images of `dataset`."""
+    real images of `dataset`. `labels`, the class each image was drawn for, adds the
+    "conditional" metrics (label accuracy, intra-class FID, per-class recall and spread)."""
+    if labels is not None and "conditional" not in metrics:
+        metrics = (*metrics, "conditional")
     chosen = [METRICS.get(name) for name in metrics]
     network = feature_network(features, dataset)
     generated = generated_features(images, network, dataset)
+    if labels is not None:
+        if len(labels) != len(generated.features):
+            raise GanforgeError(f"{len(labels)} labels for {len(generated.features)} images; give "
+                                "one label per image")
+        generated = FeatureSet(generated.features, generated.probabilities, labels.long().cpu())
     inputs = MetricInputs(
         generated=generated,
         reference=reference_features(dataset, ref, ref_count, network, data_dir),

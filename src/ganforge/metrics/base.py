@@ -16,6 +16,8 @@ from ganforge.registry import Registry
 class FeatureSet:
     features: torch.Tensor  # (N, D) float32, the feature network's penultimate layer
     probabilities: torch.Tensor  # (N, classes), its softmax
+    # (N,) the class each image was drawn for (generated) or shows (real); None when unknown
+    labels: torch.Tensor | None = None
     _radii: dict[int, torch.Tensor] = field(default_factory=dict, compare=False, repr=False)
 
     def kth_radius(self, k: int) -> torch.Tensor:

@@ -9,11 +9,11 @@ from __future__ import annotations
 from ganforge.metrics.base import METRICS, MetricInputs
 
 
-def _total_variance(features) -> float:
+def total_variance(features) -> float:
     return float(features.double().var(dim=0).sum())
 
 
 @METRICS.register("spread")
 def spread(inputs: MetricInputs) -> dict[str, float]:
-    ratio = _total_variance(inputs.generated.features) / _total_variance(inputs.reference.features)
+    ratio = total_variance(inputs.generated.features) / total_variance(inputs.reference.features)
     return {"feature_spread": ratio ** 0.5}

@@ -2,8 +2,9 @@
 
 Generators take (z_dim, channels, image_size, num_classes, ...) and map z (N, z_dim) [and
 labels (N,)] to images in [-1, 1]; discriminators take (channels, image_size, num_classes,
-dropout, ...) and return one logit per image, shape (N,). num_classes > 0 makes both
-conditional: a label embedding into G, a projection discriminator.
+dropout, minibatch_std, ...) and return one logit per image, shape (N,). num_classes > 0
+makes both conditional: the label into G (`conditioning`: conditional BatchNorm in every block
+with z in chunks, or at the input only), a projection discriminator.
 """
 
 from __future__ import annotations
@@ -63,8 +64,10 @@ def model_arguments(model, shape: tuple[int, int, int]) -> tuple[dict[str, Any],
     options = MODELS.get(model.name).options
     shared = {"channels": channels, "image_size": image_size,
               "num_classes": num_classes if model.conditional else 0}
-    generator_kwargs = {"z_dim": model.z_dim, **shared, **({"ngf": model.ngf} if "ngf" in options else {})}
+    generator_kwargs = {"z_dim": model.z_dim, **shared, **({"ngf": model.ngf} if "ngf" in options else {}),
+                        **({"conditioning": model.conditioning} if shared["num_classes"] else {})}
     discriminator_kwargs = {**shared, **({"ndf": model.ndf} if "ndf" in options else {}),
+                            **({"minibatch_std": model.d_minibatch_std} if model.d_minibatch_std else {}),
                             **({"dropout": model.d_dropout} if model.d_dropout is not None else {}),
                             **({"image_batch_norm": model.d_image_batch_norm}
                                if model.d_image_batch_norm is not None

@@ -8,7 +8,14 @@ from __future__ import annotations
 
 from torch import nn
 
-from ganforge.models.layers import LabelEmbedding, Projection, dcgan_init, leaky_relu
+from ganforge.models.layers import (
+    ConditionedSequential,
+    LabelConditioning,
+    MinibatchStd,
+    Projection,
+    dcgan_init,
+    leaky_relu,
+)
 
 # (kernel, stride, padding) of each generator layer after the first, and D's mirror of them.
 PLANS = {
@@ -29,29 +36,30 @@ def _widths(size: int, base: int) -> list[int]:
 
 class Generator(nn.Module):
     def __init__(self, z_dim: int = 100, channels: int = 1, image_size: int = 28, ngf: int = 64,
-                 num_classes: int = 0):
+                 num_classes: int = 0, conditioning: str = "input"):
         super().__init__()
         self.z_dim, self.num_classes = z_dim, num_classes
-        self.condition = LabelEmbedding(num_classes, z_dim)
         plan, widths = PLANS[image_size]["g"], _widths(image_size, ngf)
+        self.condition = condition = LabelConditioning(num_classes, z_dim, len(widths), conditioning)
         layers: list[nn.Module] = []
-        in_channels = self.condition.out_dim
-        for (kernel, stride, padding), width in zip(plan, widths):
+        in_channels = condition.out_dim
+        for block, ((kernel, stride, padding), width) in enumerate(zip(plan, widths)):
             layers += [nn.ConvTranspose2d(in_channels, width, kernel, stride, padding, bias=False),
-                       nn.BatchNorm2d(width), nn.ReLU(inplace=True)]
+                       condition.norm(block, width), nn.ReLU(inplace=True)]
             in_channels = width
         kernel, stride, padding = plan[-1]
         layers += [nn.ConvTranspose2d(in_channels, channels, kernel, stride, padding), nn.Tanh()]
-        self.net = nn.Sequential(*layers)
+        self.net = ConditionedSequential(*layers)
         self.apply(dcgan_init)
 
     def forward(self, z, labels=None):
-        return self.net(self.condition(z, labels)[:, :, None, None])
+        inputs, conditions = self.condition(z, labels)
+        return self.net(inputs[:, :, None, None], conditions)
 
 
 class Discriminator(nn.Module):
     def __init__(self, channels: int = 1, image_size: int = 28, ndf: int = 64, num_classes: int = 0,
-                 dropout: float = 0.0):
+                 dropout: float = 0.0, minibatch_std: int = 0):
         super().__init__()
         plan, widths = PLANS[image_size]["d"], list(reversed(_widths(image_size, ndf)))
         layers: list[nn.Module] = []
@@ -63,11 +71,13 @@ class Discriminator(nn.Module):
             layers += leaky_relu(dropout)
             in_channels = width
         self.body = nn.Sequential(*layers)
-        self.head = nn.Conv2d(in_channels, 1, *PLANS[image_size]["d_out"])
+        # The minibatch standard deviation (when asked) joins the features the head reads.
+        self.minibatch_std = MinibatchStd(minibatch_std) if minibatch_std else nn.Identity()
+        self.head = nn.Conv2d(in_channels + bool(minibatch_std), 1, *PLANS[image_size]["d_out"])
         self.projection = Projection(num_classes, in_channels)
         self.apply(dcgan_init)
 
     def forward(self, images, labels=None):
         features = self.body(images)
-        logits = self.head(features).flatten(1).sum(1)
+        logits = self.head(self.minibatch_std(features)).flatten(1).sum(1)
         return self.projection(logits, features.sum(dim=(2, 3)), labels)

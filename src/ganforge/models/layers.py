@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import torch
 from torch import nn
 
@@ -10,25 +12,110 @@ def dcgan_init(module: nn.Module) -> None:
     """DCGAN initialisation (Radford et al.): conv weights N(0, 0.02), BatchNorm N(1, 0.02), bias 0."""
     if isinstance(module, (nn.Conv2d, nn.ConvTranspose2d)):
         nn.init.normal_(module.weight, 0.0, 0.02)
-    elif isinstance(module, (nn.BatchNorm2d, nn.BatchNorm1d)):
+    elif isinstance(module, (nn.BatchNorm2d, nn.BatchNorm1d)) and module.affine:
         nn.init.normal_(module.weight, 1.0, 0.02)
         nn.init.zeros_(module.bias)
 
 
-class LabelEmbedding(nn.Module):
-    """Conditional generators see z concatenated with a learned embedding of the label."""
+CONDITIONINGS = ("cbn", "input")
 
-    def __init__(self, num_classes: int, z_dim: int):
+
+def normalize_2nd_moment(x: torch.Tensor, eps: float = 1e-8) -> torch.Tensor:
+    """Each row scaled to a mean square of 1 (as stylegan2-ada does to z and the label
+    embedding), so that neither outweighs the other where they meet."""
+    return x * x.square().mean(dim=1, keepdim=True).add(eps).rsqrt()
+
+
+class ConditionalBatchNorm(nn.Module):
+    """BatchNorm whose gain (1 + W_g c) and bias (W_b c) come from a condition vector c (BigGAN):
+    every block of G then hears the label and its own part of z."""
+
+    def __init__(self, features: int, condition_dim: int, spatial_dims: int = 2):
         super().__init__()
-        self.embed = nn.Embedding(num_classes, z_dim) if num_classes else None
-        self.out_dim = z_dim * 2 if num_classes else z_dim
+        self.norm = (nn.BatchNorm2d if spatial_dims == 2 else nn.BatchNorm1d)(features, affine=False)
+        self.gain = nn.Linear(condition_dim, features, bias=False)
+        self.bias = nn.Linear(condition_dim, features, bias=False)
+        self.shape = (-1, features) + (1,) * spatial_dims  # -1: traceable batch
+        for linear in (self.gain, self.bias):  # gain and bias start about 1 +- 0.2 and 0 +- 0.2
+            nn.init.normal_(linear.weight, 0.0, 0.2 / math.sqrt(condition_dim))
 
-    def forward(self, z: torch.Tensor, labels: torch.Tensor | None) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, condition: torch.Tensor) -> torch.Tensor:
+        return self.norm(x) * (1 + self.gain(condition)).view(self.shape) \
+            + self.bias(condition).view(self.shape)
+
+
+class ConditionedSequential(nn.Sequential):
+    """nn.Sequential whose ConditionalBatchNorm layers also take a condition vector each, in order
+    (the same state-dict keys as nn.Sequential; without such layers, it is one)."""
+
+    def forward(self, x: torch.Tensor, conditions: list[torch.Tensor] = ()) -> torch.Tensor:
+        remaining = iter(conditions)
+        for module in self:
+            x = module(x, next(remaining)) if isinstance(module, ConditionalBatchNorm) else module(x)
+        return x
+
+
+class LabelConditioning(nn.Module):
+    """How z and the label reach G.
+
+    - unconditional: z at the input.
+    - "input" (the classic cGAN, kept for checkpoints made before "cbn"): z and a label
+      embedding concatenated at the input only, which later layers are free to ignore z.
+    - "cbn" (BigGAN): z split into one chunk for the input and one per BatchNorm block; the input
+      takes chunk 0 with the embedding, block i's ConditionalBatchNorm chunk i with it. z and the
+      embedding are normalised to the same second moment first.
+    `norm(block, features)` gives block `block`'s normalisation layer for this choice.
+    """
+
+    def __init__(self, num_classes: int, z_dim: int, blocks: int, conditioning: str = "input"):
+        super().__init__()
+        self.mode = conditioning if num_classes else "none"
+        self.embed = nn.Embedding(num_classes, z_dim) if num_classes else None
+        if self.mode == "cbn":
+            base, extra = divmod(z_dim, blocks + 1)
+            self.chunks = [base + (index < extra) for index in range(blocks + 1)]
+            self.out_dim = self.chunks[0] + z_dim
+        else:
+            self.chunks = [z_dim]
+            self.out_dim = z_dim * 2 if num_classes else z_dim
+
+    def norm(self, block: int, features: int, spatial_dims: int = 2) -> nn.Module:
+        if self.mode != "cbn":
+            return (nn.BatchNorm2d if spatial_dims == 2 else nn.BatchNorm1d)(features)
+        return ConditionalBatchNorm(features, self.chunks[block + 1] + self.embed.embedding_dim,
+                                    spatial_dims)
+
+    def forward(self, z: torch.Tensor, labels: torch.Tensor | None
+                ) -> tuple[torch.Tensor, list[torch.Tensor]]:
+        """(G's input vector, the condition vector of each ConditionalBatchNorm block)."""
         if self.embed is None:
-            return z
+            return z, []
         if labels is None:
             raise ValueError("a conditional generator needs labels")
-        return torch.cat([z, self.embed(labels)], dim=1)
+        if self.mode == "input":
+            return torch.cat([z, self.embed(labels)], dim=1), []
+        embedding = normalize_2nd_moment(self.embed(labels))
+        parts = normalize_2nd_moment(z).split(self.chunks, dim=1)
+        return torch.cat([parts[0], embedding], 1), [torch.cat([part, embedding], 1) for part in parts[1:]]
+
+
+class MinibatchStd(nn.Module):
+    """One more feature map (or feature): the standard deviation of every feature across a group
+    of `group` consecutive samples, averaged (ProGAN, stylegan2-ada's MinibatchStdLayer). A batch
+    of look-alikes shows in it, so D can punish G for one. Groups of consecutive samples keep the
+    halves of a stacked real + fake batch apart."""
+
+    def __init__(self, group: int = 4):
+        super().__init__()
+        self.group = group
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        count = len(x)
+        group = math.gcd(self.group, count)
+        grouped = x.reshape(count // group, group, *x.shape[1:])
+        spread = grouped.var(dim=1, unbiased=False).add(1e-8).sqrt()
+        spread = spread.flatten(1).mean(dim=1).repeat_interleave(group)
+        return torch.cat([x, spread.view(count, 1, *(1,) * (x.dim() - 2)).expand(count, 1, *x.shape[2:])], 1)
 
 
 class Projection(nn.Module):
@@ -37,8 +124,8 @@ class Projection(nn.Module):
     def __init__(self, num_classes: int, features: int):
         super().__init__()
         self.embed = nn.Embedding(num_classes, features) if num_classes else None
-        if self.embed is not None:  # small, so the class term starts as a nudge, not the logit
-            nn.init.normal_(self.embed.weight, 0.0, 0.02)
+        if self.embed is not None:  # unit length: the class term is heard from the first step
+            nn.init.normal_(self.embed.weight, 0.0, features ** -0.5)
 
     def forward(self, logits: torch.Tensor, features: torch.Tensor,
                 labels: torch.Tensor | None) -> torch.Tensor:

@@ -110,6 +110,19 @@ def _class_section(evaluation: dict[str, Any], config: dict[str, Any], plots: Pa
         f"<p>{evaluation.get('classes_covered')} of {len(histogram)} classes covered.</p>"
 
 
+def _per_class_section(evaluation: dict[str, Any], run_dir: RunDir) -> str:
+    """A conditional run's per-class numbers (from `ganforge evaluate`) and its sheet by class."""
+    rows = [[label, fid, recall, spread] for label, (fid, recall, spread) in enumerate(zip(
+        evaluation["class_fid"], evaluation["class_recall"], evaluation["class_spread"]))]
+    sheet = run_dir.samples / "by-class.png"
+    return (f"<p>label accuracy {evaluation['label_accuracy']:.4f}, intra-class FID "
+            f"{evaluation['intra_fid']:.4g}: each class against the real images of that class; "
+            "a spread or recall near 0 is a class drawn the same way whatever z is.</p>"
+            + _table(["class", "FID", "recall", "feature spread"], rows)
+            + (_image(sheet, "ten samples of every class, one row each", pixel=True)
+               if sheet.is_file() else ""))
+
+
 def run_report(run: Path) -> Path:
     """RUN/report.html: one self-contained file with every image embedded."""
     run_dir = RunDir(run)
@@ -136,15 +149,22 @@ def run_report(run: Path) -> Path:
                     f"<b>{html.escape(config['data']['name'])}</b>, {state}.</p>")
     if evaluation:
         keys = [key for key in ("fid", "kid", "precision", "recall", "density", "coverage",
-                                "classes_covered", "samples") if key in evaluation]
+                                "classes_covered", "label_accuracy", "intra_fid",
+                                "mean_class_recall", "min_class_spread", "samples")
+                if key in evaluation]
         sections.append("<h2>Quality</h2>" + _table(keys, [[evaluation[key] for key in keys]]))
     sections.append("<h2>Curves</h2><div class=charts>" + "".join(
         _image(path, name) for name, path in training_plots(run_dir, plots).items()) + "</div>")
     if evals:
+        conditional = "label_accuracy" in evals[-1]
         sections.append(_table(
-            ["epoch", "FID", "classes covered", "feature spread", "precision", "recall"],
+            ["epoch", "FID", "classes covered", "feature spread", "precision", "recall",
+             *(["label accuracy", "intra-class FID", "mean class recall", "min class spread"]
+               if conditional else [])],
             [[r["epoch"], r["fid"], r.get("classes_covered"), r.get("feature_spread"), r.get("precision"),
-              r.get("recall")] for r in evals]))
+              r.get("recall"), *([r.get("label_accuracy"), r.get("intra_fid"),
+                                  r.get("mean_class_recall"), r.get("min_class_spread")]
+                                 if conditional else [])] for r in evals]))
     sections.append("<h2>Health</h2>" + ("".join(
         f"<div class=warning><b>step {event['step']}: {html.escape(event['event'])}"
         f"{' ' + html.escape(event.get('detector', '')) if event.get('detector') else ''}</b> "
@@ -160,6 +180,8 @@ def run_report(run: Path) -> Path:
             for path in grids) + "</div>")
     sections.append("<h2>Real beside generated</h2>" + _real_beside_generated(run_dir, config, plots))
     sections.append("<h2>Classes</h2>" + _class_section(evaluation, config, plots))
+    if "class_fid" in evaluation:
+        sections.append("<h2>Per class</h2>" + _per_class_section(evaluation, run_dir))
     sections.append("<h2>Per epoch</h2>" + _table(
         [name for name, _ in EPOCH_COLUMNS],
         [[record.get(key) for _, key in EPOCH_COLUMNS] for record in epochs]))

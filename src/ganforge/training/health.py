@@ -109,10 +109,14 @@ def divergence(history: History) -> str | None:
     return None
 
 
+LABELS_OBEYED = 0.8  # label accuracy from which a conditional G is past its blobs
+CLASS_SPREAD_COLLAPSED = 0.5  # a class whose samples spread less than this share of its reals
+
+
 def mode_collapse(history: History) -> str | None:
     """From the evaluations: classes covered dropping, the spread of generated features falling
-    well below the real spread from a spread G had reached (an untrained G's is low too), or realistic
-    samples with almost no recall."""
+    well below the real spread from a spread G had reached (an untrained G's is low too), a
+    conditional G's classes each drawn one way, or realistic samples with almost no recall."""
     spreads = [record["feature_spread"] for record in history.evals if "feature_spread" in record]
     if (len(spreads) >= 2 and max(spreads[:-1]) >= SPREAD_REACHED and spreads[-1] < 0.5
             and spreads[-1] < 0.7 * max(spreads[:-1])):
@@ -124,6 +128,15 @@ def mode_collapse(history: History) -> str | None:
         return (f"mode collapse: the samples now cover {covered[-1]} classes, down from "
                 f"{max(covered)}")
     latest = history.evals[-1] if history.evals else {}
+    # A conditional G can draw every class right and each the same way whatever z is: per-class
+    # spread, once the labels are obeyed (an untrained G's spread is low too).
+    if latest.get("class_spread") and latest.get("label_accuracy", 0) >= LABELS_OBEYED:
+        collapsed = [(label, spread) for label, spread in enumerate(latest["class_spread"])
+                     if spread < CLASS_SPREAD_COLLAPSED]
+        if collapsed:
+            listed = ", ".join(f"{label} ({spread:.2f}x)" for label, spread in collapsed)
+            return (f"mode collapse within classes: class {listed} of the real spread; G draws "
+                    "those labels nearly the same way whatever z is")
     if latest.get("recall") is not None and latest["recall"] < 0.05 and latest["precision"] >= 0.5:
         # Every class can be present and yet each drawn the same way (within-class collapse).
         return (f"mode collapse: samples look real (precision {latest['precision']:.2f}) but cover "
@@ -178,11 +191,26 @@ DETECTORS.register("d-not-learning", Detector(d_not_learning, lambda config: [
 ], "interval"))
 DETECTORS.register("divergence", Detector(divergence, lambda config: [
     *_calmer(config), "keep going safely: --set train.on_nan=rollback"], "interval"))
-DETECTORS.register("mode-collapse", Detector(mode_collapse, lambda config: [
-    "a steadier loss and D: --set loss.name=hinge --set model.d_spectral_norm=true",
-    "average G's weights: --set train.ema_half_life=10000",
-    "condition on labels: --set model.conditional=true",
-], "eval"))
+def _collapse_remedies(config) -> list[str]:
+    model = config.model
+    if not model.conditional:
+        return ["a steadier loss and D: --set loss.name=hinge --set model.d_spectral_norm=true",
+                "average G's weights: --set train.ema_half_life=10000",
+                "condition on labels: --set model.conditional=true"]
+    remedies = [
+        (model.conditioning != "cbn", "z and the label in every G block: --set model.conditioning=cbn"),
+        (not model.d_minibatch_std, "let D see a batch of look-alikes: --set model.d_minibatch_std=4"),
+        (not config.loss.mode_seeking, "reward different images for different z: "
+                                       "--set loss.mode_seeking=1"),
+        (not model.d_spectral_norm or model.d_batch_norm,
+         "a projection D with spectral norm and no BatchNorm: --set model.d_spectral_norm=true "
+         "--set model.d_batch_norm=false"),
+    ]
+    return [text for applies, text in remedies if applies] or \
+        ["average G's weights: --set train.ema_half_life=10000"]
+
+
+DETECTORS.register("mode-collapse", Detector(mode_collapse, _collapse_remedies, "eval"))
 DETECTORS.register("oscillation", Detector(oscillation, lambda config: [
     *_calmer(config), "anneal: --set train.lr_schedule=linear",
     "average G's weights: --set train.ema_half_life=10000"], "eval"))

@@ -21,6 +21,7 @@ class StepOptions:
     gp_weight: float = 10.0  # of the loss's gradient penalty, where it has one (WGAN-GP)
     r1_weight: float = 0.0  # R1 penalty on real images (0: off)
     instance_noise: float = 0.0  # std of Gaussian noise on every D input (0: off)
+    mode_seeking: float = 0.0  # weight of the mode-seeking term in G's loss (0: off)
     diffaugment: str = ""  # DiffAugment policy, applied to real and fake D inputs alike
     autocast_dtype: torch.dtype | None = None  # bf16: forward passes under autocast
     # D takes real and fake images in one call (ops.discriminate_pair); the same function.
@@ -31,7 +32,8 @@ class StepOptions:
         loss = config.loss
         return cls(loss=LOSSES.get(loss.name), real_label=loss.real_label,
                    fake_label=loss.fake_label, gp_weight=loss.gp_weight, r1_weight=loss.r1_weight,
-                   instance_noise=loss.instance_noise, diffaugment=config.train.diffaugment,
+                   instance_noise=loss.instance_noise, mode_seeking=loss.mode_seeking,
+                   diffaugment=config.train.diffaugment,
                    autocast_dtype=torch.bfloat16 if config.train.precision == "bf16" else None,
                    joint_discriminator=joint_discriminator)
 

@@ -10,7 +10,7 @@ import torch
 from torch import nn
 
 from ganforge import ops
-from ganforge.losses import gradient_penalty, r1_penalty
+from ganforge.losses import gradient_penalty, mode_seeking_penalty, r1_penalty
 from ganforge.ops.cuda_graph import state_tensors
 from ganforge.training.ema import Ema
 from ganforge.training.options import StepOptions
@@ -88,6 +88,8 @@ def train_step(gan: Gan, real_images: torch.Tensor, z: torch.Tensor,
         with precision:
             fake_logits_for_g = discriminator(options.discriminator_input(fake_images), labels).float()
         loss_g = loss.generator(fake_logits_for_g)
+        if options.mode_seeking:  # and make different z give different images (MSGAN)
+            loss_g = loss_g + options.mode_seeking * mode_seeking_penalty(fake_images.float(), z, labels)
         grad_norm_g = _descend(gan, generator, gan.optimizer_g, loss_g)
         if gan.ema is not None:
             gan.ema.update(generator)

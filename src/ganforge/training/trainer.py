@@ -26,6 +26,7 @@ from ganforge.errors import GanforgeError, TrainingDiverged
 from ganforge.generation import generate
 from ganforge.metrics import evaluate
 from ganforge.metrics.features import CLASSIFIERS
+from ganforge.models.layers import balanced_labels
 from ganforge.ops.cuda_graph import GraphedStep
 from ganforge.ops.host_memory import keep_freed_memory
 from ganforge.runs import RunDir, checkpoint
@@ -46,6 +47,10 @@ from ganforge.training.setup import (
 )
 from ganforge.training.signals import StopRequests
 from ganforge.training.step import STAT_NAMES, Gan, gan_state, train_step
+
+# What a periodic evaluation of a conditional run adds to its "eval" record (metrics.conditional).
+CONDITIONAL_KEYS = ("label_accuracy", "intra_fid", "mean_class_recall", "min_class_spread",
+                    "class_spread")
 
 
 @dataclass
@@ -199,7 +204,14 @@ class Trainer:
         for real_images, labels in batches.epoch(epoch, start):
             if train.lr_schedule != "constant":
                 self.set_learning_rates(step)
-            inputs = (real_images, self.noise(step), labels if self.gan.generator.num_classes else None)
+            if not self.gan.generator.num_classes:
+                labels = None
+            elif self.config.model.d_minibatch_std:
+                # One class per minibatch-std group (fakes get these labels too), so D can see a
+                # class drawn one way; the order of a batch changes nothing else.
+                order = labels.argsort(stable=True)
+                real_images, labels = real_images[order], labels[order]
+            inputs = (real_images, self.noise(step), labels)
             generator_step = (step + 1) % train.d_steps == 0
             step_stats = train_step(self.gan, *inputs, generator_step) if graphed is None \
                 else graphed(*inputs, variant=generator_step)
@@ -305,12 +317,13 @@ class Trainer:
         monitor reads) of fresh samples; the best generator so far is kept as checkpoints/best.pt.
         Returns the "eval" record it logged."""
         config, started = self.config, time.perf_counter()
-        images = self._draw(config.train.eval_samples, seed=config.train.seed + 1)
+        labels = balanced_labels(config.train.eval_samples, self.gan.generator.num_classes)
+        images = self._draw(config.train.eval_samples, seed=config.train.seed + 1, labels=labels)
         # Training's random stream must not depend on whether (or in which process) the feature
         # network was first built: its construction draws initial weights.
         with torch.random.fork_rng(devices=[]):
             results = evaluate(images, config.data.name, ("fid", "classes", "spread", "pr"),
-                               data_dir=config.data.path)
+                               data_dir=config.data.path, labels=labels)
         improved = results["fid"] < self.best_fid
         if improved:
             self.best_fid = results["fid"]
@@ -320,10 +333,12 @@ class Trainer:
                        "classes_covered": results["classes_covered"],
                        "feature_spread": results["feature_spread"],
                        "precision": results["precision"], "recall": results["recall"],
+                       **{key: results[key] for key in CONDITIONAL_KEYS if key in results},
                        "best": improved, "seconds": time.perf_counter() - started}
         run_dir.append_metrics(eval_record)
         run_dir.log_scalars({f"eval/{key}": eval_record[key]
-                             for key in ("fid", "feature_spread", "precision", "recall")}, step)
+                             for key in ("fid", "feature_spread", "precision", "recall",
+                                         *CONDITIONAL_KEYS[:4]) if key in eval_record}, step)
         return eval_record
 
     def _save(self, run_dir: RunDir, step: int, epoch_stats: torch.Tensor,

@@ -123,7 +123,8 @@ def _spread(images: torch.Tensor, weight: torch.Tensor, stride: int, out_height:
     kernel, out_channels = weight.shape[2], weight.shape[1]
     # The fused col2im is not differentiable: a gradient penalty's double backward (grad mode
     # on) takes the PyTorch operations.
-    fused = not torch.is_grad_enabled() and kernels.serves(images)
+    fused = not torch.is_grad_enabled() and kernels.serves(images) \
+        and kernels.spreads(out_channels, kernel)
     if height * width > 1 and out_channels > IMAGE_CHANNELS and not fused:
         # Pixels no patch reaches (a stride that does not divide the image) are output padding.
         extra = (out_height - (height - 1) * stride - kernel, out_width - (width - 1) * stride - kernel)

@@ -116,6 +116,16 @@ class BatchNormActivation(torch.autograd.Function):
 BLOCK_IMAGES = 8
 
 
+# kernels.cpp's vector width in channels: a spread's column count k*k*C_out must be a multiple
+# of it, unless C_out is below it (the few-channel scatter reads either layout).
+VECTOR_CHANNELS = 8
+
+
+def spreads(out_channels: int, kernel: int) -> bool:
+    """Whether `spread` takes an output of `out_channels` channels and a k x k kernel."""
+    return (kernel * kernel * out_channels) % VECTOR_CHANNELS == 0 or out_channels < VECTOR_CHANNELS
+
+
 def spread(rows: torch.Tensor, matrix: torch.Tensor, batch: int, height: int, width: int,
            kernel: int, stride: int, out_height: int, out_width: int) -> torch.Tensor:
     """conv.col2im(rows @ matrix^T) for `rows` (N*h*w, C_in) and `matrix` (k*k*C_out, C_in),
