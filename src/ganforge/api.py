@@ -84,13 +84,15 @@ def _shorthand_pairs(shorthands: Mapping[str, Any]) -> list[tuple[str, Any]]:
     return [(SHORTHANDS[name], value) for name, value in shorthands.items() if value is not None]
 
 
+def _is_config_file(source: str | Path) -> bool:
+    """A YAML file rather than a preset name."""
+    return isinstance(source, Path) or str(source).endswith((".yaml", ".yml")) or Path(source).is_file()
+
+
 def _source_values(source: str | Path | Config) -> dict[str, Any]:
     if isinstance(source, Config):
         return source.to_dict()
-    text = str(source)
-    if isinstance(source, Path) or text.endswith((".yaml", ".yml")) or Path(text).is_file():
-        return read_yaml(Path(text))
-    return preset_values(text)
+    return read_yaml(Path(source)) if _is_config_file(source) else preset_values(source)
 
 
 def make_config(source: str | Path | Config = DEFAULT_PRESET, *, overrides: Overrides = None,
@@ -112,8 +114,7 @@ def make_config(source: str | Path | Config = DEFAULT_PRESET, *, overrides: Over
 def _run_name(source: str | Path | Config) -> str:
     if isinstance(source, Config):
         return "run"
-    text = str(source)
-    return Path(text).stem if text.endswith((".yaml", ".yml")) or Path(text).is_file() else text
+    return Path(source).stem if _is_config_file(source) else str(source)
 
 
 def _log(line: str) -> None:

@@ -72,17 +72,18 @@ def reference_features(dataset: str, split: str, count: int, network: FeatureNet
 
 def _reference_features(path: Path, dataset: str, split: str, count: int, network: FeatureNetwork,
                         data_dir: str | None) -> FeatureSet:
-    images, labels = real_images_and_labels(dataset, split, count, data_dir)
     if path.is_file():
         with np.load(path, allow_pickle=False) as cached:
-            if str(cached["network"]) == network.key:
-                return FeatureSet(torch.from_numpy(cached["features"]),
-                                  torch.from_numpy(cached["probabilities"]), labels)
+            # (a cache file written before labels were kept is made again)
+            if str(cached["network"]) == network.key and "labels" in cached.files:
+                return FeatureSet(*(torch.from_numpy(cached[key])
+                                    for key in ("features", "probabilities", "labels")))
+    images, labels = real_images_and_labels(dataset, split, count, data_dir)
     features = network.extract(images)
     path.parent.mkdir(parents=True, exist_ok=True)
     with written_atomically(path) as partial:
         np.savez(partial, features=features[0].numpy(), probabilities=features[1].numpy(),
-                 network=np.array(network.key))
+                 labels=labels.numpy(), network=np.array(network.key))
     return FeatureSet(*features, labels)
 
 
