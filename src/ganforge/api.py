@@ -14,6 +14,7 @@ inside the functions, so `import ganforge` and `ganforge --help` stay quick.
 from __future__ import annotations
 
 import base64
+import dataclasses
 import html
 import logging
 import signal
@@ -344,7 +345,7 @@ def load_generator(source: str | Path | Run, *, device: str = "cpu", ema: bool =
 
 
 def evaluate(source: Any = None, *, dataset: str | None = None, metrics: Iterable[str] | None = None,
-             n: int = 10_000, ref: str = "test", seed: int = 0, features: str = "digits",
+             n: int = 10_000, ref: str = "test", seed: int = 0, features: str | None = None,
              data_dir: str | Path | None = None, real: bool = False, labels: Any = None,
              conditional: bool = False) -> dict[str, Any]:
     """Measure quality against real images: FID, KID, precision/recall, density/coverage,
@@ -355,37 +356,51 @@ def evaluate(source: Any = None, *, dataset: str | None = None, metrics: Iterabl
     N x H x W x C). `real=True` scores real training images instead: the floor every number is
     read against.
 
+    `features`: "digits" (the shipped classifier; the default where one knows the dataset),
+    "random" (a fixed random embedding that needs no download; the default for folders and
+    CIFAR-10, with memorization and no class metrics) or "inception". A folder dataset is
+    scored against its held-out share (`data_dir` names the folder when the source does not).
+
     A conditional generator draws an equal number of each class and the conditional metrics are
     added: label_accuracy, intra_fid, per-class recall and spread (class_recall, class_spread).
     For images in memory, `labels` (the class each was drawn for) does the same; with
     `real=True`, `conditional=True` gives those metrics' real-vs-real floor.
 
     >>> ganforge.evaluate(images, dataset="mnist")["fid"]
+    >>> ganforge.evaluate("runs/art", features="random")["precision"]
     """
     import torch
 
-    from ganforge.metrics import DEFAULT_METRICS, real_images_and_labels
+    from ganforge.config import DataConfig
     from ganforge.metrics import evaluate as score
+    from ganforge.metrics import real_images_and_labels
 
-    chosen = tuple(metrics) if metrics is not None else DEFAULT_METRICS
+    chosen = tuple(metrics) if metrics is not None else None
     data_dir = None if data_dir is None else str(data_dir)
     if n < 2:
         raise ConfigError(f"n must be at least 2, got {n}")
-    run_dir = None
+    run_dir, data = None, None
     if real:
         dataset = dataset or "mnist"
-        images, real_labels = real_images_and_labels(dataset, "train", n, data_dir)
+        if dataset == "folder":
+            if not data_dir:
+                raise ConfigError("real=True with dataset folder needs the folder: data_dir=DIR "
+                                  "(--data-dir)")
+            data = DataConfig(name="folder", path=data_dir)
+        images, real_labels = real_images_and_labels(dataset, "train", n, data_dir, data)
         labels = real_labels if conditional else None
     elif source is None:
         raise ConfigError("evaluate needs a source (run folder, checkpoint, .npy/.npz, folder of "
                           "PNGs, or images) or real=True")
     else:
-        images, drawn_for, found, run_dir = _images_to_score(source, n, seed)
+        images, drawn_for, found, run_dir, data = _images_to_score(source, n, seed)
         dataset = dataset or found
         labels = drawn_for if labels is None else torch.as_tensor(labels)
+        if data_dir and data is not None:  # the folder moved: score against where it is now
+            data = dataclasses.replace(data, path=data_dir)
     results = {"dataset": dataset,
                **score(images, dataset, chosen, ref=ref, seed=seed, data_dir=data_dir,
-                       features=features, labels=labels)}
+                       features=features, labels=labels, data=data)}
     if run_dir is not None:
         run_dir.record_evaluation(results, ref)
         if labels is not None:  # the report shows the classes side by side
@@ -393,27 +408,27 @@ def evaluate(source: Any = None, *, dataset: str | None = None, metrics: Iterabl
     return results
 
 
-def _images_to_score(source: Any, n: int, seed: int) -> tuple[Any, Any, str, Any]:
+def _images_to_score(source: Any, n: int, seed: int) -> tuple[Any, Any, str, Any, Any]:
     """(images in [-1, 1] or chunks of them, the labels they were drawn for or None, the dataset
-    they claim, the run folder or None)."""
+    they claim, the run folder or None, the training data config when a checkpoint names one)."""
     import numpy as np
     import torch
 
-    from ganforge.generation import sample_checkpoint
+    from ganforge.generation import sample_checkpoint, training_data
     from ganforge.metrics.images import load_array, load_folder, to_model_range
     from ganforge.runs import RunDir
 
     if isinstance(source, torch.Tensor):
         source = source.detach().cpu().numpy()
     if isinstance(source, np.ndarray):
-        return to_model_range(source, Path("the images")), None, "mnist", None
+        return to_model_range(source, Path("the images")), None, "mnist", None, None
     path = Path(source.root if isinstance(source, Run) else source)
     if path.suffix in (".npy", ".npz"):
-        return load_array(path), None, "mnist", None
+        return load_array(path), None, "mnist", None, None
     if path.is_dir() and not RunDir(path).exists():
-        return load_folder(path), None, "mnist", None
+        return load_folder(path), None, "mnist", None, None
     images, labels, dataset = sample_checkpoint(path, n, seed)
-    return images, labels, dataset, RunDir(path) if path.is_dir() else None
+    return images, labels, dataset, RunDir(path) if path.is_dir() else None, training_data(path)
 
 
 def export(source: str | Path | Run, format: str = "onnx", *, out: str | Path | None = None,

@@ -24,6 +24,8 @@ class DataConfig:
     image_size: int = 0  # folder datasets: pixels of the square crop (0: 64)
     channels: int = 0  # folder datasets: 3 (RGB) or 1 (grayscale) (0: 3)
     strict: bool = False  # folder datasets: an unreadable file is an error, not a warning
+    # folder datasets: this share is held out, never trained on, and is what metrics compare with
+    holdout: float = 0.1
     rotation_degrees: float = 0.0  # random rotation within ±N degrees
     hflip: bool = False
     vflip: bool = False
@@ -81,6 +83,9 @@ class TrainConfig:
     lr_gamma: float = 0.1
     d_steps: int = 1  # discriminator (critic) steps per generator step
     ema_half_life: int = 0  # generator EMA half-life in images (0: off); used by sample/evaluate
+    # Early on the half-life is this times the images seen (stylegan2-ada's ema_rampup; 0: off),
+    # so a short run's EMA is not a washed-out average of its first weights.
+    ema_rampup: float = 0.05
     diffaugment: str = ""  # DiffAugment policy for every D input: "translation", "cutout", both
     device: str = "auto"
     channels_last: bool = True  # NHWC memory for G and D: faster convolutions on CPU and GPU
@@ -95,9 +100,10 @@ class TrainConfig:
     checkpoint_every: int = 0  # steps between mid-epoch checkpoints (0: at epoch ends only)
     on_nan: str = "stop"  # a NaN/Inf loss: "stop", or "rollback" to the last checkpoint, lr halved
     max_rollbacks: int = 3
-    # Epochs between evaluations (FID...) that keep checkpoints/best.pt; 0: off; unset: every
-    # epoch where a shipped feature network knows the dataset, else off (resolved when loaded)
-    eval_every: int | None = None
+    # Epochs between evaluations (FID...) that keep checkpoints/best.pt; 0: off. Digit features
+    # where a shipped classifier knows the dataset, else the fixed random embedding; a folder is
+    # scored against its held-out share (data.holdout)
+    eval_every: int = 1
     eval_samples: int = 2000  # generated images per evaluation during training
 
 
@@ -191,17 +197,8 @@ def _build(cls: type, values: Any, prefix: str) -> Any:
 def config_from_dict(values: dict[str, Any]) -> Config:
     """Build, resolve and validate a Config; every problem is a one-line ConfigError."""
     config = _build(Config, values, "")
-    if config.train.eval_every is None:
-        config.train.eval_every = 1 if measurable(config.data.name) else 0
     validate(config)
     return config
-
-
-def measurable(dataset: str) -> bool:
-    """Whether a shipped feature network scores `dataset` (so training can measure itself)."""
-    from ganforge.metrics.features import CLASSIFIERS
-
-    return dataset in CLASSIFIERS
 
 
 def _merge(base: dict[str, Any], update: dict[str, Any]) -> dict[str, Any]:
@@ -317,6 +314,9 @@ def validate(config: Config) -> None:
         _require(bool(data.path),
                  "data.name=folder needs data.path: --set data.path=DIR (a folder of images)")
         _require(data.channels in (0, 1, 3), f"data.channels must be 1 or 3, got {data.channels}")
+        _require(0 <= data.holdout < 1,
+                 f"data.holdout is the share of the folder kept for evaluation, in [0, 1); got "
+                 f"{data.holdout}")
     else:
         _require(not data.image_size and not data.channels,
                  f"data.image_size and data.channels apply to folder datasets; {data.name} images are "
@@ -350,6 +350,8 @@ def validate(config: Config) -> None:
     _require(train.d_steps >= 1, f"train.d_steps must be >= 1, got {train.d_steps}")
     _require(train.ema_half_life >= 0,
              f"train.ema_half_life must be >= 0 (0: off), got {train.ema_half_life}")
+    _require(train.ema_rampup >= 0,
+             f"train.ema_rampup must be >= 0 (0: off), got {train.ema_rampup}")
     policies = [part for part in train.diffaugment.split(",") if part]
     _require(all(part in ("translation", "cutout") for part in policies),
              f"train.diffaugment takes 'translation' and/or 'cutout', got {train.diffaugment!r}")
@@ -393,10 +395,6 @@ def validate(config: Config) -> None:
              f"train.on_nan must be 'stop' or 'rollback', got {train.on_nan!r}")
     _require(train.max_rollbacks >= 0, f"train.max_rollbacks must be >= 0, got {train.max_rollbacks}")
     _require(train.eval_every >= 0, f"train.eval_every must be >= 0 (0: off), got {train.eval_every}")
-    _require(not train.eval_every or measurable(data.name),
-             f"train.eval_every needs a shipped feature network, and none knows {data.name!r} (only "
-             f"mnist and fashion-mnist); set train.eval_every=0 and score the run afterwards with "
-             "ganforge evaluate RUN --features inception")
     _require(train.eval_samples >= 2, f"train.eval_samples must be >= 2, got {train.eval_samples}")
 
 

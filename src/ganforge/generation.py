@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import math
 import shutil
@@ -18,6 +19,7 @@ from tqdm.auto import tqdm
 
 from ganforge import ops
 from ganforge.atomic import written_atomically
+from ganforge.config import DataConfig
 from ganforge.errors import CheckpointError, GanforgeError
 from ganforge.export import is_exported, load_exported, read_sidecar, sidecar_path
 from ganforge.models import MODELS, build_generator
@@ -84,6 +86,15 @@ def model_card(source: Path, ema: bool = True) -> dict[str, Any]:
         "ema": ema and "generator_ema" in state, "fid": fid, "fid_from": fid_from,
         "ganforge_version": state["ganforge_version"],
     }
+
+
+def training_data(source: Path) -> DataConfig | None:
+    """The data config a run folder's or checkpoint's generator trained on (an export: None)."""
+    if is_exported(source):
+        return None
+    data = checkpoint.load(checkpoint_path(source))["config"]["data"]
+    known = {field.name for field in dataclasses.fields(DataConfig)}
+    return DataConfig(**{key: value for key, value in data.items() if key in known})
 
 
 CARD_KEYS = ("description", "dataset", "model", "conditional", "step", "epoch", "ema", "fid",

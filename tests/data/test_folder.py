@@ -3,6 +3,7 @@ training at 64 and 128 px; CIFAR-10 offline."""
 
 from __future__ import annotations
 
+import json
 import os
 import random
 
@@ -97,16 +98,80 @@ def test_a_few_training_steps_on_a_folder(art_folder, tmp_path, preset, size):
     assert grid.shape == (2 * (size + 2) + 2, 2 * (size + 2) + 2, 3)
 
 
-def test_a_folder_run_says_which_metrics_need_inception(art_folder, tmp_path, capsys):
+def test_a_small_folder_trains_without_evaluations_and_says_why(art_folder, tmp_path, capsys):
     out = tmp_path / "run"
     with pytest.warns(UserWarning):
         assert main(["train", "--preset", "folder-dcgan64", "--out", str(out), "--device", "cpu",
                      "--batch-size", "8", "--max-steps", "1", "--set", f"data.path={art_folder}",
                      "--set", "model.ngf=8", "--set", "model.ndf=8"]) == 0
-    assert capsys.readouterr().out.count("no FID during training") == 1
-    assert "eval_every: 0" in (out / "config.yaml").read_text()
-    assert main(["evaluate", str(out), "--n", "16"]) == 2
-    assert "need Inception features" in capsys.readouterr().err
+    printed = capsys.readouterr().out
+    assert printed.count("no evaluation during training: data.holdout=0.1 keeps 3 of the folder's "
+                         "images for it, fewer than 50") == 1
+    assert not (out / "checkpoints" / "best.pt").exists()
+
+
+@pytest.fixture(scope="module")
+def squares_folder(tmp_path_factory):
+    """600 small images, each a square of its own gray level and place: every image distinct."""
+    root = tmp_path_factory.mktemp("squares") / "squares"
+    root.mkdir()
+    for index in range(600):
+        pixels = np.zeros((32, 32), dtype=np.uint8)
+        row, column = divmod(index % 64, 8)
+        pixels[row * 3:row * 3 + 8, column * 3:column * 3 + 8] = 40 + index * 215 // 600
+        Image.fromarray(pixels).save(root / f"{index:03d}.png")
+    return root
+
+
+def _folder_config(root, *overrides: str):
+    return load_config("folder-dcgan64", overrides=[parse_override(f"data.path={root}"),
+                                                    parse_override("data.image_size=32"),
+                                                    parse_override("data.channels=1"),
+                                                    parse_override("model.name=dcgan"),
+                                                    *map(parse_override, overrides)])
+
+
+def test_held_out_images_never_reach_training(squares_folder):
+    from ganforge.data.sources import load_data
+
+    config = _folder_config(squares_folder)
+    train, _ = load_data(config.data, "train")
+    held, _ = load_data(config.data, "test")
+    assert len(held) == 60 and len(train) == 540
+    every = {image.tobytes() for image in load_folder(squares_folder, 32, 1)}
+    train_set, held_set = {image.tobytes() for image in train}, {image.tobytes() for image in held}
+    assert not train_set & held_set and train_set | held_set == every
+    batches = Trainer.from_config(_folder_config(squares_folder, "train.seed=7",
+                                                 "model.ngf=8", "model.ndf=8")).batches
+    assert {image.numpy().tobytes() for image in batches.images.cpu()} == train_set
+    # The split is the folder's: another seed, the same held-out images.
+    assert {image.tobytes() for image in load_data(_folder_config(squares_folder, "train.seed=3").data,
+                                                   "test")[0]} == held_set
+    nothing_held = _folder_config(squares_folder, "data.holdout=0").data
+    assert len(load_data(nothing_held, "train")[0]) == len(load_data(nothing_held, "test")[0]) == 600
+
+
+@pytest.mark.slow
+def test_a_folder_run_is_measured_in_the_random_embedding(squares_folder, tmp_path, capsys):
+    out = tmp_path / "run"
+    assert main(["train", "--preset", "folder-dcgan64", "--out", str(out), "--device", "cpu",
+                 "--batch-size", "32", "--epochs", "1", "--set", f"data.path={squares_folder}",
+                 "--set", "data.image_size=32", "--set", "data.channels=1", "--set", "model.ngf=8",
+                 "--set", "model.ndf=8", "--set", "train.eval_samples=100"]) == 0
+    evals = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()
+             if '"event": "eval"' in line]
+    assert len(evals) == 1 and evals[0]["features"] == "random" and evals[0]["fid"] > 0
+    assert (out / "checkpoints" / "best.pt").is_file()
+    capsys.readouterr()
+    assert main(["evaluate", str(out), "--n", "200", "--json"]) == 0
+    scores = json.loads(capsys.readouterr().out)
+    assert {"fid", "kid", "precision", "recall", "density", "coverage", "memorization"} <= set(scores)
+    assert "classes_covered" not in scores
+    # The real floor of the same folder (its training images against its held-out ones) is far
+    # below one epoch's worth of generator.
+    assert main(["evaluate", "--real", "--dataset", "folder", "--data-dir", str(squares_folder),
+                 "--n", "200", "--json", "--metrics", "fid"]) == 0
+    assert json.loads(capsys.readouterr().out)["fid"] < scores["fid"] / 5
 
 
 def test_cifar10_offline_and_absent_is_a_clear_error(tmp_path, monkeypatch):
@@ -122,7 +187,8 @@ def test_folder_needs_a_path():
 
     with pytest.raises(ConfigError, match="needs data.path"):
         load_config("folder-dcgan64")
-    with pytest.raises(ConfigError, match="train.eval_every needs a shipped feature network"):
-        load_config("cifar10-dcgan", overrides=[parse_override("train.eval_every=1")])
+    with pytest.raises(ConfigError, match=r"data.holdout is the share .* in \[0, 1\); got 1.0"):
+        load_config("folder-dcgan64", overrides=[parse_override("data.path=."),
+                                                 parse_override("data.holdout=1")])
     with pytest.raises(ConfigError, match="apply to folder datasets"):
         load_config("mnist-dcgan", overrides=[parse_override("data.image_size=64")])

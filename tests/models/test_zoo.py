@@ -112,13 +112,35 @@ def test_ema_math_and_half_life():
     generator = nn.Linear(1, 1, bias=False)
     nn.init.zeros_(generator.weight)
     ema = Ema(generator, half_life_images=640, batch_size=64)
-    assert ema.beta == pytest.approx(0.5 ** 0.1)
+    assert ema.half_life_now().item() == 640
     with torch.no_grad():
         generator.weight.fill_(1.0)
     for _ in range(10):  # 10 updates of 64 images = one half-life
         ema.update(generator)
     assert ema.model.weight.item() == pytest.approx(0.5, rel=1e-5)
     assert not ema.model.weight.requires_grad
+
+
+def test_ema_rampup_follows_stylegan2_ada_formula():
+    """half-life = min(H, rampup * images seen before the update); beta = 0.5 ** (B / half-life)."""
+    torch.manual_seed(0)
+    generator = nn.Linear(3, 2)
+    ema = Ema(generator, half_life_images=10_000, batch_size=64, rampup=0.05)
+    expected = [p.detach().clone() for p in ema.model.parameters()]
+    for update in range(40):
+        with torch.no_grad():
+            for parameter in generator.parameters():
+                parameter.add_(torch.randn_like(parameter))
+        beta = 0.5 ** (64 / max(min(10_000, 0.05 * 64 * update), 1e-8))
+        expected = [beta * old + (1 - beta) * new.detach()
+                    for old, new in zip(expected, generator.parameters())]
+        ema.update(generator)
+        for value, parameter in zip(expected, ema.model.parameters()):
+            torch.testing.assert_close(parameter, value, rtol=1e-5, atol=1e-6)
+    assert ema.images_seen.item() == 40 * 64
+    # The first update copies G; long after the ramp the half-life is the configured one.
+    ema.images_seen.fill_(1e9)
+    assert ema.half_life_now().item() == 10_000
 
 
 def test_diffaugment_keeps_shape_and_gradients():

@@ -18,19 +18,22 @@ def register(commands) -> None:
     evaluate.add_argument("--n", type=at_least(2), default=10_000, help="samples to draw (default 10000)")
     evaluate.add_argument("--ref", choices=["test", "train"], default="test",
                           help="real split to compare with (default test)")
-    evaluate.add_argument("--metrics", help="comma-separated, default fid,kid,pr,dc,cs,classes; "
-                          "also memorization")
-    evaluate.add_argument("--dataset", choices=["mnist", "fashion-mnist", "cifar10"],
-                          help="for arrays and folders (default mnist); runs know their own")
+    evaluate.add_argument("--metrics", help="comma-separated, default fid,kid,pr,dc,cs,classes,spread "
+                          "(random features: fid,kid,pr,dc,spread,memorization); also memorization")
+    evaluate.add_argument("--dataset", choices=["mnist", "fashion-mnist", "cifar10", "folder"],
+                          help="for arrays and folders of samples (default mnist; folder: the "
+                               "folder dataset at --data-dir); runs know their own")
     evaluate.add_argument("--real", action="store_true",
                           help="score a real train subset: the floor every number is read against")
     evaluate.add_argument("--conditional", action="store_true",
                           help="with --real: the conditional metrics' floor (label accuracy, "
                                "intra-class FID, per-class recall and spread)")
     evaluate.add_argument("--seed", type=int, default=0)
-    evaluate.add_argument("--features", choices=["digits", "inception"], default="digits",
-                          help="feature network: ganforge's digit classifier (default) or "
-                               "Inception-v3 (extra [inception], weights already on disk)")
+    evaluate.add_argument("--features", choices=["digits", "random", "inception"],
+                          help="feature network: ganforge's digit classifier (the default where it "
+                               "knows the dataset), a fixed random embedding (the default "
+                               "elsewhere; nothing to download) or Inception-v3 (extra "
+                               "[inception], weights already on disk)")
     evaluate.add_argument("--data-dir")
     evaluate.add_argument("--json", action="store_true", help="print one JSON object")
     evaluate.set_defaults(handler=cmd_evaluate)

@@ -79,14 +79,27 @@ def cache_key(root: Path, files: list[Path], size: int, channels: int) -> str:
     return digest.hexdigest()
 
 
+def fingerprint(root: Path, files: list[Path], size: int, channels: int) -> str:
+    """Names the folder's decoded images: its name, the decode settings and a hash of its files."""
+    return f"{root.name}-{size}px-{channels}c-{cache_key(root, files, size, channels)[:20]}"
+
+
+def folder_fingerprint(data) -> str:
+    """`fingerprint` of a folder data config (DataConfig)."""
+    from ganforge.data.sources import data_shape
+
+    channels, size, _ = data_shape(data)
+    root = Path(data.path)
+    return fingerprint(root, discover(root), size, channels)
+
+
 def load_folder(root: Path, size: int, channels: int, strict: bool = False,
                 workers: int | None = None) -> np.ndarray:
     """The folder's images as uint8 (N, C, size, size): from the cache when it is current, else
     decoded and cached. Bigger than the memory budget: a read-only memory map of the cache."""
     root = Path(root)
     files = discover(root)
-    key = cache_key(root, files, size, channels)
-    path = cache_dir() / "folders" / f"{root.name}-{size}px-{channels}c-{key[:20]}.npy"
+    path = cache_dir() / "folders" / f"{fingerprint(root, files, size, channels)}.npy"
     if not path.is_file():
         _decode_to_cache(root, files, size, channels, strict, path, workers)
     images = np.load(path, mmap_mode="c")  # copy-on-write: writable for torch, the file untouched

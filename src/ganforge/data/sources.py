@@ -197,14 +197,24 @@ def data_shape(data) -> tuple[int, int, int]:
 
 
 def load_data(data, split: str = "train") -> tuple[np.ndarray, np.ndarray]:
-    """The images (N, C, H, W) uint8 and labels of a data config (`DataConfig`)."""
+    """The images (N, C, H, W) uint8 and labels of a data config (`DataConfig`). A folder's
+    "test" split is its held-out share (data.holdout, the same images for every run and seed),
+    and "train" the rest: the held-out images are never trained on."""
     if data.name != "folder":
         return load_split(data.name, data.path, split)
     from ganforge.data.folder import load_folder
 
     channels, size, _ = data_shape(data)
     images = load_folder(Path(data.path), size, channels, data.strict)
-    return images, np.zeros(len(images), dtype=np.int64)
+    held = round(len(images) * data.holdout)
+    if not held:  # nothing held out: the reference is the training images themselves
+        chosen = images
+    elif isinstance(images, np.memmap):  # too big for memory: a slice keeps the map (the last files)
+        chosen = images[len(images) - held:] if split != "train" else images[:len(images) - held]
+    else:  # a fixed seeded shuffle: the split depends on the folder alone
+        order = np.random.RandomState(0).permutation(len(images))
+        chosen = images[np.sort(order[:held] if split != "train" else order[held:])]
+    return chosen, np.zeros(len(chosen), dtype=np.int64)
 
 
 def load_split(name: str, data_dir: str | None, split: str = "train") -> tuple[np.ndarray, np.ndarray]:

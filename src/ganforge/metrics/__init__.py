@@ -18,7 +18,7 @@ import numpy as np
 import torch
 
 from ganforge.atomic import written_atomically
-from ganforge.data.sources import load_split
+from ganforge.data.sources import load_data, load_split
 from ganforge.errors import GanforgeError
 from ganforge.metrics import (  # noqa: F401  (register)
     classes,
@@ -32,27 +32,53 @@ from ganforge.metrics import (  # noqa: F401  (register)
     spread,
 )
 from ganforge.metrics.base import METRICS, FeatureSet, MetricInputs
-from ganforge.metrics.features import FeatureNetwork, feature_network
+from ganforge.metrics.features import FeatureNetwork, default_features, feature_network
 
 DEFAULT_METRICS = ("fid", "kid", "pr", "dc", "cs", "classes", "spread")
+# Features without classes (random, Inception on a folder): no class histogram or score, and
+# memorization, since a folder's own images are what a small-data run may copy.
+UNLABELLED_METRICS = ("fid", "kid", "pr", "dc", "spread", "memorization")
+
+
+def default_metrics(features: str | None, dataset: str) -> tuple[str, ...]:
+    return DEFAULT_METRICS if (features or default_features(dataset)) == "digits" else UNLABELLED_METRICS
 
 
 def cache_dir() -> Path:
     return Path(os.environ.get("GANFORGE_CACHE", Path.home() / ".cache" / "ganforge"))
 
 
-def real_images_and_labels(dataset: str, split: str, count: int, data_dir: str | None = None
-                           ) -> tuple[torch.Tensor, torch.Tensor]:
-    """`count` real images in [-1, 1] and their labels: a seeded subset when the split holds more."""
-    images, labels = load_split(dataset, data_dir, split)
+def real_images_and_labels(dataset: str, split: str, count: int, data_dir: str | None = None,
+                           data: Any = None) -> tuple[torch.Tensor, torch.Tensor]:
+    """`count` real images in [-1, 1] and their labels: a seeded subset when the split holds
+    more. `data` (a DataConfig) for a folder dataset, whose "test" split is its held-out share."""
+    if data is not None and data.name == "folder":
+        images, labels = load_data(data, split)
+    else:
+        images, labels = load_split(dataset, data_dir, split)
     if count < len(images):
         chosen = torch.randperm(len(images), generator=torch.Generator().manual_seed(0))[:count].numpy()
         images, labels = images[chosen], labels[chosen]
-    return torch.from_numpy(images).float() / 127.5 - 1, torch.from_numpy(labels).long()
+    return torch.from_numpy(np.asarray(images)).float() / 127.5 - 1, torch.from_numpy(labels).long()
 
 
-def real_images(dataset: str, split: str, count: int, data_dir: str | None = None) -> torch.Tensor:
-    return real_images_and_labels(dataset, split, count, data_dir)[0]
+def real_images(dataset: str, split: str, count: int, data_dir: str | None = None,
+                data: Any = None) -> torch.Tensor:
+    return real_images_and_labels(dataset, split, count, data_dir, data)[0]
+
+
+def folder_data(dataset: str, data: Any, data_dir: str | None, image_shape: torch.Size) -> Any:
+    """The data config a folder's reference images come from: `data` as given, else the folder
+    `data_dir` at the images' own size and channels."""
+    if dataset != "folder" or data is not None:
+        return data
+    if not data_dir:
+        raise GanforgeError("scoring against a folder dataset needs the folder: pass --data-dir "
+                            "DIR (its held-out share, data.holdout, is the reference)")
+    from ganforge.config import DataConfig
+
+    return DataConfig(name="folder", path=data_dir, image_size=image_shape[-1],
+                      channels=image_shape[0])
 
 
 # Reference sets already read in this process, by cache file and network: a training run's
@@ -61,24 +87,29 @@ _LOADED: dict[tuple[Path, str, str | None], FeatureSet] = {}
 
 
 def reference_features(dataset: str, split: str, count: int, network: FeatureNetwork,
-                       data_dir: str | None = None) -> FeatureSet:
+                       data_dir: str | None = None, data: Any = None) -> FeatureSet:
     """Features of real images, read from the cache when the same network made them."""
-    path = cache_dir() / f"{dataset}-{split}-{count}-{network.key[:32]}.npz"
+    name = dataset
+    if data is not None and data.name == "folder":
+        from ganforge.data.folder import folder_fingerprint
+
+        name = f"folder-{folder_fingerprint(data)}-holdout{data.holdout:g}"
+    path = cache_dir() / f"{name}-{split}-{count}-{network.key[:32]}.npz"
     loaded = (path, network.key, data_dir)
     if loaded not in _LOADED:
-        _LOADED[loaded] = _reference_features(path, dataset, split, count, network, data_dir)
+        _LOADED[loaded] = _reference_features(path, dataset, split, count, network, data_dir, data)
     return _LOADED[loaded]
 
 
 def _reference_features(path: Path, dataset: str, split: str, count: int, network: FeatureNetwork,
-                        data_dir: str | None) -> FeatureSet:
+                        data_dir: str | None, data: Any) -> FeatureSet:
     if path.is_file():
         with np.load(path, allow_pickle=False) as cached:
             # (a cache file written before labels were kept is made again)
             if str(cached["network"]) == network.key and "labels" in cached.files:
                 return FeatureSet(*(torch.from_numpy(cached[key])
                                     for key in ("features", "probabilities", "labels")))
-    images, labels = real_images_and_labels(dataset, split, count, data_dir)
+    images, labels = real_images_and_labels(dataset, split, count, data_dir, data)
     features = network.extract(images)
     path.parent.mkdir(parents=True, exist_ok=True)
     with written_atomically(path) as partial:
@@ -104,33 +135,40 @@ def check_images(images: torch.Tensor, network: FeatureNetwork, dataset: str) ->
 
 
 def generated_features(images: torch.Tensor | Iterable[torch.Tensor], network: FeatureNetwork,
-                       dataset: str) -> FeatureSet:
-    """Features of images given whole or in chunks (a chunk at a time is ever held)."""
-    features, probabilities = [], []
+                       dataset: str) -> tuple[FeatureSet, torch.Size]:
+    """Features of images given whole or in chunks (a chunk at a time is ever held), and the
+    shape of one image."""
+    features, probabilities, shape = [], [], torch.Size()
     for chunk in [images] if isinstance(images, torch.Tensor) else images:
         check_images(chunk, network, dataset)
         chunk_features, chunk_probabilities = network.extract(chunk)
         features.append(chunk_features)
         probabilities.append(chunk_probabilities)
+        shape = chunk.shape[1:]
     count = sum(map(len, features))
     if count < 2:
         raise GanforgeError(f"{count} image(s) to score; the metrics compare distributions and "
                             "need at least 2 (10,000 for numbers comparable to ganforge's)")
-    return FeatureSet(torch.cat(features), torch.cat(probabilities))
+    return FeatureSet(torch.cat(features), torch.cat(probabilities)), shape
 
 
 def evaluate(images: torch.Tensor | Iterable[torch.Tensor], dataset: str = "mnist",
-             metrics: tuple[str, ...] = DEFAULT_METRICS, ref: str = "test", ref_count: int = 10_000,
-             seed: int = 0, data_dir: str | None = None, features: str = "digits",
-             labels: torch.Tensor | None = None) -> dict[str, Any]:
+             metrics: tuple[str, ...] | None = None, ref: str = "test", ref_count: int = 10_000,
+             seed: int = 0, data_dir: str | None = None, features: str | None = None,
+             labels: torch.Tensor | None = None, data: Any = None) -> dict[str, Any]:
     """Score generated images in [-1, 1] (N, C, H, W, or an iterable of such chunks) against
     real images of `dataset`. `labels`, the class each image was drawn for, adds the
-    "conditional" metrics (label accuracy, intra-class FID, per-class recall and spread)."""
+    "conditional" metrics (label accuracy, intra-class FID, per-class recall and spread).
+    `features` None: the digit classifier where one knows the dataset, else the fixed random
+    embedding; `metrics` None: the defaults for those features. A folder dataset is scored
+    against its held-out share: `data` (its DataConfig) or `data_dir` (its path)."""
+    metrics = default_metrics(features, dataset) if metrics is None else metrics
     if labels is not None and "conditional" not in metrics:
         metrics = (*metrics, "conditional")
     chosen = [METRICS.get(name) for name in metrics]
     network = feature_network(features, dataset)
-    generated = generated_features(images, network, dataset)
+    generated, image_shape = generated_features(images, network, dataset)
+    data = folder_data(dataset, data, data_dir, image_shape)
     if labels is not None:
         if len(labels) != len(generated.features):
             raise GanforgeError(f"{len(labels)} labels for {len(generated.features)} images; give "
@@ -138,8 +176,8 @@ def evaluate(images: torch.Tensor | Iterable[torch.Tensor], dataset: str = "mnis
         generated = FeatureSet(generated.features, generated.probabilities, labels.long().cpu())
     inputs = MetricInputs(
         generated=generated,
-        reference=reference_features(dataset, ref, ref_count, network, data_dir),
-        train=lambda: reference_features(dataset, "train", 60_000, network, data_dir),
+        reference=reference_features(dataset, ref, ref_count, network, data_dir, data),
+        train=lambda: reference_features(dataset, "train", 60_000, network, data_dir, data),
         reference_split=ref,
         seed=seed,
     )

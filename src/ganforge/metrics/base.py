@@ -8,6 +8,7 @@ from typing import Any
 
 import torch
 
+from ganforge.errors import GanforgeError
 from ganforge.metrics.knn import kth_neighbour_radius
 from ganforge.registry import Registry
 
@@ -35,6 +36,16 @@ class MetricInputs:
     train: Callable[[], FeatureSet]  # the training split, computed (or read from cache) on demand
     reference_split: str = "test"
     seed: int = 0
+
+
+def class_probabilities(inputs: MetricInputs, metric: str) -> torch.Tensor:
+    """The generated images' class probabilities; a feature network without classes (the random
+    embedding) has none, and `metric` is refused in one line."""
+    probabilities = inputs.generated.probabilities
+    if not probabilities.shape[1]:
+        raise GanforgeError(f"the {metric} metric reads a classifier's classes, and these features "
+                            "have none; drop it, or score with --features digits")
+    return probabilities
 
 
 Metric = Callable[[MetricInputs], dict[str, Any]]

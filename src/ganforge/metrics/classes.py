@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch
 
-from ganforge.metrics.base import METRICS, MetricInputs
+from ganforge.metrics.base import METRICS, MetricInputs, class_probabilities
 
 COVERED_SHARE = 0.02
 
@@ -17,8 +17,9 @@ def class_histogram(probabilities: torch.Tensor) -> torch.Tensor:
 
 @METRICS.register("classes")
 def classes(inputs: MetricInputs) -> dict[str, float]:
-    histogram = class_histogram(inputs.generated.probabilities)
-    count = len(inputs.generated.probabilities)
+    probabilities = class_probabilities(inputs, "classes")
+    histogram = class_histogram(probabilities)
+    count = len(probabilities)
     counts = histogram * count
     return {
         "classes_covered": int((histogram >= COVERED_SHARE).sum()),

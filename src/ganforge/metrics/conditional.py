@@ -24,7 +24,9 @@ def conditional(inputs: MetricInputs) -> dict[str, object]:
     if generated.labels is None or reference.labels is None:
         raise GanforgeError("the conditional metrics need the label of every image (a conditional "
                             "run or generator, or --real --conditional) and a labelled dataset")
-    accuracy = float((generated.probabilities.argmax(1) == generated.labels).float().mean())
+    # (features without classes, the random embedding: no label accuracy)
+    accuracy = float((generated.probabilities.argmax(1) == generated.labels).float().mean()) \
+        if generated.probabilities.shape[1] else None
     fids, recalls, spreads = [], [], []
     for label in generated.labels.unique().tolist():
         drawn = generated.features[generated.labels == label]
@@ -36,7 +38,7 @@ def conditional(inputs: MetricInputs) -> dict[str, object]:
         recalls.append(precision_recall(real, drawn)[1])
         spreads.append((total_variance(drawn) / total_variance(real)) ** 0.5)
     return {
-        "label_accuracy": accuracy,
+        **({"label_accuracy": accuracy} if accuracy is not None else {}),
         "intra_fid": sum(fids) / len(fids),
         "mean_class_recall": sum(recalls) / len(recalls),
         "min_class_spread": min(spreads),

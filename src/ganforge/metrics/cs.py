@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch
 
-from ganforge.metrics.base import METRICS, MetricInputs
+from ganforge.metrics.base import METRICS, MetricInputs, class_probabilities
 
 
 def classifier_score(probabilities: torch.Tensor) -> float:
@@ -16,4 +16,4 @@ def classifier_score(probabilities: torch.Tensor) -> float:
 
 @METRICS.register("cs")
 def cs(inputs: MetricInputs) -> dict[str, float]:
-    return {"cs": classifier_score(inputs.generated.probabilities)}
+    return {"cs": classifier_score(class_probabilities(inputs, "cs"))}

@@ -13,6 +13,7 @@ import torch
 
 from ganforge.errors import GanforgeError
 from ganforge.metrics.classifier import Classifier
+from ganforge.metrics.random_network import RandomEmbedding, weights_sha256
 from ganforge.registry import Registry
 
 
@@ -116,18 +117,44 @@ def _inception() -> FeatureNetwork:
     return FeatureNetwork(f"inception-{file_sha256(path)[:16]}", extract_inception)
 
 
-def feature_network(name: str, dataset: str) -> FeatureNetwork:
-    """'digits': the shipped classifier of `dataset`; 'inception': Inception-v3 (optional extra)."""
+@cache
+def _random() -> FeatureNetwork:
+    """The fixed random embedding: any images, any dataset, nothing to download; no classes."""
+    network = RandomEmbedding().to(memory_format=torch.channels_last)
+
+    @torch.no_grad()
+    def extract_random(images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        features = [network(batch.float().contiguous(memory_format=torch.channels_last))
+                    for batch in images.split(250)]
+        return torch.cat(features), torch.empty(len(images), 0)
+
+    return FeatureNetwork(f"random-{weights_sha256(network)[:16]}", extract_random)
+
+
+FEATURE_NETWORKS = ("digits", "random", "inception")
+
+
+def default_features(dataset: str) -> str:
+    """The shipped classifier where one knows the dataset, else the random embedding."""
+    return "digits" if dataset in CLASSIFIERS else "random"
+
+
+def feature_network(name: str | None, dataset: str) -> FeatureNetwork:
+    """'digits': the shipped classifier of `dataset`; 'random': a fixed random embedding (any
+    images, no classes); 'inception': Inception-v3 (optional extra); None: default_features."""
+    name = name or default_features(dataset)
     if name == "inception":
         return _inception()
+    if name == "random":
+        return _random()
     if name != "digits":
-        raise GanforgeError(f"unknown feature network {name!r}; choose digits or inception")
+        raise GanforgeError(f"unknown feature network {name!r}; choose one of "
+                            f"{', '.join(FEATURE_NETWORKS)}")
     if dataset not in CLASSIFIERS:
         raise GanforgeError(
-            f"no offline feature network for {dataset}: the shipped classifiers know "
-            f"{', '.join(CLASSIFIERS.names())}. FID, KID, precision/recall, density/coverage and "
-            f"memorization on {dataset} need Inception features: pip install 'ganforge[inception]' "
-            "and pass --features inception")
+            f"no digit features for {dataset}: the shipped classifiers know "
+            f"{', '.join(CLASSIFIERS.names())}; score {dataset} with --features random (a fixed "
+            "random embedding, nothing to download) or --features inception")
     classifier = load_classifier(dataset)
     # The key names the weights and the memory layout: NHWC rounds differently (by ~1e-6), and
     # cached real features must come from the same arithmetic.

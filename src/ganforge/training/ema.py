@@ -1,4 +1,6 @@
-"""Exponential moving average of the generator's weights (Karras et al.), half-life in images."""
+"""Exponential moving average of the generator's weights (Karras et al.), half-life in images,
+with stylegan2-ada's ramp-up: early on the half-life is `rampup` times the images seen, so a
+short run's EMA generator follows G instead of averaging in its first, noisy weights."""
 
 from __future__ import annotations
 
@@ -9,15 +11,30 @@ from torch import nn
 
 
 class Ema:
-    def __init__(self, generator: nn.Module, half_life_images: int, batch_size: int):
-        # After half_life_images images the old weights' share has halved.
-        self.beta = 0.5 ** (batch_size / half_life_images)
+    def __init__(self, generator: nn.Module, half_life_images: int, batch_size: int,
+                 rampup: float = 0.0):
+        self.half_life = half_life_images
+        self.batch_size = batch_size
+        self.rampup = rampup
         self.model = copy.deepcopy(generator).eval().requires_grad_(False)
+        # On the model's device, updated in place: a captured CUDA graph of the step replays it.
+        device = next(generator.parameters()).device
+        self.images_seen = torch.zeros((), dtype=torch.float64, device=device)
+
+    def half_life_now(self) -> torch.Tensor:
+        """The half-life in images for the next update: min(half_life, rampup * images seen)."""
+        if not self.rampup:
+            return torch.full_like(self.images_seen, self.half_life)
+        return (self.images_seen * self.rampup).clamp(min=1e-8, max=self.half_life)
 
     @torch.no_grad()
     def update(self, generator: nn.Module) -> None:
-        """ema = beta * ema + (1 - beta) * current; buffers (BatchNorm statistics) are copied."""
-        torch._foreach_lerp_(list(self.model.parameters()), list(generator.parameters()),
-                             1 - self.beta)
+        """ema = beta * ema + (1 - beta) * current, beta = 0.5 ** (batch / half-life); buffers
+        (BatchNorm statistics) are copied."""
+        beta = 0.5 ** (self.batch_size / self.half_life_now())
+        parameters = list(self.model.parameters())
+        torch._foreach_lerp_(parameters, list(generator.parameters()),
+                             (1 - beta).to(parameters[0].dtype))
         for ema_buffer, buffer in zip(self.model.buffers(), generator.buffers()):
             ema_buffer.copy_(buffer)
+        self.images_seen.add_(self.batch_size)

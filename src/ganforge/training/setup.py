@@ -11,7 +11,7 @@ import torch
 from ganforge import ops
 from ganforge.config import Config
 from ganforge.data.loader import DeviceBatches
-from ganforge.data.sources import data_shape, load_data, load_split
+from ganforge.data.sources import data_shape, load_data
 from ganforge.errors import ConfigError, GanforgeError
 from ganforge.models import build
 from ganforge.training.distributed import ONE_PROCESS, Ranks
@@ -56,8 +56,6 @@ def device_batches(config: Config, device: torch.device, ranks: Ranks) -> Device
     """The training images, found and verified, as seeded device batches."""
     data, train = config.data, config.train
     images, labels = load_data(data, "train")
-    if train.eval_every:  # the evaluations' reference images, found and verified before any write
-        load_split(data.name, data.path, "test")
     if data.limit:
         images, labels = images[: data.limit], labels[: data.limit]
     if len(images) < train.batch_size * ranks.world_size:
@@ -71,6 +69,24 @@ def device_batches(config: Config, device: torch.device, ranks: Ranks) -> Device
                          torch.from_numpy(labels).to(device), train.batch_size, train.seed,
                          data.rotation_degrees, data.hflip, data.vflip, unit=data.scale == "unit",
                          device=device, rank=ranks.rank, world_size=ranks.world_size)
+
+
+# Fewer held-out images than this measure nothing; a folder that small trains without evaluations.
+MIN_REFERENCE_IMAGES = 50
+
+
+def evaluation_interval(config: Config) -> tuple[int, str | None]:
+    """Epochs between evaluations, and (when the config asked for them but there can be none)
+    the line that says why. The reference images are found and verified here, before any write."""
+    every = config.train.eval_every
+    if not every:
+        return 0, None
+    held_out = len(load_data(config.data, "test")[0])
+    if held_out < MIN_REFERENCE_IMAGES:
+        return 0, (f"ganforge: no evaluation during training: data.holdout={config.data.holdout:g} "
+                   f"keeps {held_out} of the folder's images for it, fewer than "
+                   f"{MIN_REFERENCE_IMAGES}; raise data.holdout or add images")
+    return every, None
 
 
 def networks(config: Config, device: torch.device, ranks: Ranks, options: StepOptions

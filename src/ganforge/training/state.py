@@ -32,7 +32,8 @@ def checkpoint_state(trainer: Trainer, step: int, epoch_stats: torch.Tensor) -> 
         "epoch_stats": epoch_stats.cpu(),
         "generator": {**trainer.generator_spec, "state_dict": gan.generator.state_dict()},
         "discriminator": {"state_dict": gan.discriminator.state_dict()},
-        **({"generator_ema": {"state_dict": gan.ema.model.state_dict()}} if gan.ema else {}),
+        **({"generator_ema": {"state_dict": gan.ema.model.state_dict(),
+                              "images_seen": gan.ema.images_seen.item()}} if gan.ema else {}),
         "optimizer_g": gan.optimizer_g.state_dict(),
         "optimizer_d": gan.optimizer_d.state_dict(),
         "rng": rng_state(),
@@ -64,6 +65,9 @@ def _load_weights(trainer: Trainer, saved: dict[str, Any], source: str) -> None:
         _load_optimizer(gan.optimizer_d, saved["optimizer_d"])
         if gan.ema is not None:
             gan.ema.model.load_state_dict(saved["generator_ema"]["state_dict"])
+            # (a checkpoint written before the ramp-up: its G steps' images)
+            gan.ema.images_seen.fill_(saved["generator_ema"].get(
+                "images_seen", saved["step"] * gan.ema.batch_size))
     except (RuntimeError, ValueError, KeyError) as error:
         first_line = (str(error).strip().splitlines() or [repr(error)])[0]
         raise CheckpointError(f"{source} does not fit the configured model ({first_line}); "

@@ -108,5 +108,6 @@ def train_step(gan: Gan, real_images: torch.Tensor, z: torch.Tensor,
 
 def gan_state(gan: Gan) -> list[torch.Tensor]:
     """Every tensor a step changes (what a CUDA graph of the step must restore after warm-up)."""
-    return state_tensors([gan.generator, gan.discriminator] + ([gan.ema.model] if gan.ema else []),
-                         [gan.optimizer_g, gan.optimizer_d])
+    tensors = state_tensors([gan.generator, gan.discriminator] + ([gan.ema.model] if gan.ema else []),
+                            [gan.optimizer_g, gan.optimizer_d])
+    return tensors + ([gan.ema.images_seen] if gan.ema else [])

@@ -20,12 +20,12 @@ import torch
 from tqdm.auto import tqdm  # a widget in Jupyter, text in a terminal
 
 from ganforge import ops
-from ganforge.config import Config, dump_yaml, measurable
+from ganforge.config import Config, dump_yaml
 from ganforge.data.loader import DeviceBatches
 from ganforge.errors import GanforgeError, TrainingDiverged
 from ganforge.generation import generate
 from ganforge.metrics import evaluate
-from ganforge.metrics.features import CLASSIFIERS
+from ganforge.metrics.features import default_features
 from ganforge.models.layers import balanced_labels
 from ganforge.ops.cuda_graph import GraphedStep
 from ganforge.ops.host_memory import keep_freed_memory
@@ -41,6 +41,7 @@ from ganforge.training.rng import seed_everything
 from ganforge.training.setup import (
     compile_models,
     device_batches,
+    evaluation_interval,
     networks,
     resolve_device,
     uses_cuda_graphs,
@@ -68,8 +69,10 @@ class Trainer:
 
     def __init__(self, *, config: Config, device: torch.device, batches: DeviceBatches, gan: Gan,
                  generator_spec: dict[str, Any], fixed_noise: torch.Tensor,
-                 ranks: Ranks = ONE_PROCESS, health: HealthMonitor | None = None):
+                 ranks: Ranks = ONE_PROCESS, health: HealthMonitor | None = None,
+                 eval_every: int = 0, no_evaluation_reason: str | None = None):
         self.config, self.device, self.batches, self.gan = config, device, batches, gan
+        self.eval_every, self.no_evaluation_reason = eval_every, no_evaluation_reason
         self.generator_spec = generator_spec  # name + constructor arguments: rebuilds G alone
         self.fixed_noise, self.ranks, self.health = fixed_noise, ranks, health
         self.best_fid = math.inf
@@ -89,6 +92,7 @@ class Trainer:
             keep_freed_memory()
         seed_everything(train.seed)
         batches = device_batches(config, device, ranks)
+        eval_every, no_evaluation_reason = evaluation_interval(config)
         options = StepOptions.from_config(config)
         generator, discriminator, generator_spec = networks(config, device, ranks, options)
         optimizer_g, optimizer_d = optimizers(config, generator, discriminator,
@@ -97,8 +101,8 @@ class Trainer:
         gan = Gan(generator=generator, discriminator=discriminator, optimizer_g=optimizer_g,
                   optimizer_d=optimizer_d,
                   options=dataclasses.replace(options, joint_discriminator=joint),
-                  ema=Ema(generator, train.ema_half_life, train.batch_size * ranks.world_size)
-                  if train.ema_half_life else None,
+                  ema=Ema(generator, train.ema_half_life, train.batch_size * ranks.world_size,
+                          rampup=train.ema_rampup) if train.ema_half_life else None,
                   sync_gradients=ranks.average_gradients if ranks.active else None)
         if train.compile != "off":
             compile_models(gan, train.compile)
@@ -109,7 +113,8 @@ class Trainer:
         fixed_noise = torch.randn(train.num_samples, config.model.z_dim, generator=noise_rng).to(device)
         return cls(config=config, device=device, batches=batches, gan=gan,
                    generator_spec=generator_spec, fixed_noise=fixed_noise, ranks=ranks,
-                   health=HealthMonitor(config) if train.health else None)
+                   health=HealthMonitor(config) if train.health else None,
+                   eval_every=eval_every, no_evaluation_reason=no_evaluation_reason)
 
     @property
     def sampling_generator(self) -> torch.nn.Module:
@@ -160,10 +165,8 @@ class Trainer:
             log(f"{run_dir.root} has already finished its {self.total_steps} steps; nothing to do "
                 "(raise --epochs or --max-steps to train further)")
             return Outcome(step)
-        if not self.config.train.eval_every and not measurable(self.config.data.name):
-            log(f"ganforge: no FID during training: the shipped feature networks know only "
-                f"{' and '.join(CLASSIFIERS.names())}; measure this run afterwards with "
-                f"ganforge evaluate {run_dir.root} --features inception")
+        if self.no_evaluation_reason:
+            log(self.no_evaluation_reason)
         minutes = self.config.train.max_minutes
         deadline = time.monotonic() + 60 * minutes if minutes else math.inf
         self.gan.generator.train()
@@ -302,7 +305,7 @@ class Trainer:
             raise GanforgeError(
                 f"cannot write to {run_dir.root} ({error.strerror}); the last good checkpoint is "
                 f"kept; free space and continue with: ganforge train --resume {run_dir.root}") from None
-        eval_every, evaluation = self.config.train.eval_every, None
+        eval_every, evaluation = self.eval_every, None
         if eval_every and record["complete"] and (record["epoch"] % eval_every == 0
                                                   or step == self.total_steps):
             evaluation = self._evaluate(run_dir, record, step, epoch_stats)
@@ -321,16 +324,19 @@ class Trainer:
         images = self._draw(config.train.eval_samples, seed=config.train.seed + 1, labels=labels)
         # Training's random stream must not depend on whether (or in which process) the feature
         # network was first built: its construction draws initial weights.
+        features = default_features(config.data.name)
+        chosen = ("fid", "classes", "spread", "pr") if features == "digits" else ("fid", "spread", "pr")
         with torch.random.fork_rng(devices=[]):
-            results = evaluate(images, config.data.name, ("fid", "classes", "spread", "pr"),
-                               data_dir=config.data.path, labels=labels)
+            results = evaluate(images, config.data.name, chosen, data_dir=config.data.path,
+                               labels=labels, data=config.data)
         improved = results["fid"] < self.best_fid
         if improved:
             self.best_fid = results["fid"]
             self._save(run_dir, step, epoch_stats, "best.pt")
         eval_record = {"event": "eval", "epoch": record["epoch"], "step": step, "fid": results["fid"],
-                       "samples": config.train.eval_samples,
-                       "classes_covered": results["classes_covered"],
+                       "samples": config.train.eval_samples, "features": features,
+                       **({"classes_covered": results["classes_covered"]}
+                          if "classes_covered" in results else {}),
                        "feature_spread": results["feature_spread"],
                        "precision": results["precision"], "recall": results["recall"],
                        **{key: results[key] for key in CONDITIONAL_KEYS if key in results},
