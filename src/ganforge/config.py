@@ -62,6 +62,9 @@ class LossConfig:
     r1_weight: float = 0.0  # R1 penalty on real images (any loss; 0: off)
     instance_noise: float = 0.0  # std of Gaussian noise added to every D input (0: off)
     mode_seeking: float = 0.0  # weight of MSGAN's mode-seeking term in G's loss (0: off)
+    # weight of D's self-supervised reconstruction loss, for models whose D has decoders
+    # (fastgan); None: 1 for those, 0 for the rest
+    reconstruction: float | None = None
 
 
 @dataclass
@@ -86,7 +89,7 @@ class TrainConfig:
     # Early on the half-life is this times the images seen (stylegan2-ada's ema_rampup; 0: off),
     # so a short run's EMA is not a washed-out average of its first weights.
     ema_rampup: float = 0.05
-    diffaugment: str = ""  # DiffAugment policy for every D input: "translation", "cutout", both
+    diffaugment: str = ""  # DiffAugment policies for every D input: "color", "translation", "cutout"
     device: str = "auto"
     channels_last: bool = True  # NHWC memory for G and D: faster convolutions on CPU and GPU
     cuda_graphs: bool = True  # on CUDA with a constant LR: replay the whole step as one graph
@@ -302,6 +305,7 @@ def _require(condition: bool, message: str) -> None:
 def validate(config: Config) -> None:
     """Range and consistency checks; names are checked against the registries."""
     # Imported here so that loading a config file stays cheap and the registries stay below config.
+    from ganforge.data.augment import DIFF_AUGMENTS
     from ganforge.data.sources import DATASETS, data_shape
     from ganforge.losses import LOSSES
     from ganforge.models import MODELS
@@ -353,12 +357,21 @@ def validate(config: Config) -> None:
     _require(train.ema_rampup >= 0,
              f"train.ema_rampup must be >= 0 (0: off), got {train.ema_rampup}")
     policies = [part for part in train.diffaugment.split(",") if part]
-    _require(all(part in ("translation", "cutout") for part in policies),
-             f"train.diffaugment takes 'translation' and/or 'cutout', got {train.diffaugment!r}")
+    _require(all(part in DIFF_AUGMENTS for part in policies),
+             f"train.diffaugment takes a comma-separated list of {', '.join(DIFF_AUGMENTS)}, got "
+             f"{train.diffaugment!r}")
     _require(data.limit >= 0, f"data.limit must be >= 0 (0 uses all images), got {data.limit}")
     _require(0 <= data.rotation_degrees <= 180,
              f"data.rotation_degrees must be between 0 and 180, got {data.rotation_degrees}")
     _require(model.z_dim >= 1, f"model.z_dim must be >= 1, got {model.z_dim}")
+    _require(not model.conditional or family.conditional,
+             f"model {model.name!r} is unconditional; set model.conditional=false, or choose "
+             f"one of {', '.join(name for name in MODELS.names() if MODELS.get(name).conditional)}")
+    _require(loss.reconstruction is None or not loss.reconstruction or family.self_supervised,
+             f"loss.reconstruction needs a discriminator with decoders (model.name=fastgan); "
+             f"{model.name!r} has none: drop it")
+    _require(loss.reconstruction is None or loss.reconstruction >= 0,
+             f"loss.reconstruction must be >= 0, got {loss.reconstruction}")
     _require(image_size in family.image_sizes,
              f"model {model.name!r} makes {family.image_sizes} px images but {data.name!r} has "
              f"{image_size} px; choose another model.name or data.image_size")

@@ -105,3 +105,41 @@ def test_conditional_sources_get_the_conditional_metrics(tmp_path, capsys):
     assert main(["evaluate", asset, "--n", "500", "--metrics", "fid"]) == 0
     text = capsys.readouterr().out
     assert "class_spread" in text and "label_accuracy" in text
+
+
+@pytest.mark.slow
+def test_the_inception_path_runs_end_to_end_on_a_fake_weights_file(tmp_path, monkeypatch):
+    """A randomly initialised Inception-v3 state dict where --features inception looks: the
+    numbers mean nothing, but the day real weights are there the plumbing is known to work."""
+    fidelity = pytest.importorskip("torch_fidelity.feature_extractor_inceptionv3",
+                                   reason="needs the [inception] extra (torch-fidelity)")
+    import torch
+
+    from PIL import Image
+
+    from ganforge.config import DataConfig
+    from ganforge.metrics import evaluate
+    from ganforge.metrics.features import inception_weights_path
+
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch-home"))
+    extractor = fidelity.FeatureExtractorInceptionV3
+    with monkeypatch.context() as patched:  # build one without weights, to learn its state dict
+        patched.setattr(torch, "load", lambda *args, **kwargs: {})
+        patched.setattr(extractor, "load_state_dict", lambda self, state_dict: None)
+        torch.manual_seed(0)
+        random_inception = extractor("inception-v3-compat", ["2048", "logits_unbiased"],
+                                     feature_extractor_weights_path="unused")
+    path = inception_weights_path()
+    path.parent.mkdir(parents=True)
+    torch.save(random_inception.state_dict(), path)
+    folder = tmp_path / "reference"
+    folder.mkdir()
+    torch.manual_seed(1)
+    for index in range(16):
+        pixels = (torch.rand(32, 32, 3) * 255).to(torch.uint8).numpy()
+        Image.fromarray(pixels).save(folder / f"{index}.png")
+    held_half = DataConfig(name="folder", path=str(folder), image_size=32, channels=3, holdout=0.5)
+    scores = evaluate(torch.rand(8, 3, 32, 32) * 2 - 1, "folder", ("fid", "pr"),
+                      features="inception", data=held_half)
+    assert scores["samples"] == 8 and scores["fid"] >= 0
+    assert 0 <= scores["precision"] <= 1 and 0 <= scores["recall"] <= 1

@@ -8,10 +8,11 @@ from ganforge.models import MODELS, build_discriminator, build_generator
 @pytest.mark.parametrize("name", MODELS.names())
 def test_output_shapes_and_range(name):
     torch.manual_seed(0)
-    generator = build_generator(name, z_dim=16, channels=1, image_size=28)
-    discriminator = build_discriminator(name, channels=1, image_size=28)
+    size = MODELS.get(name).image_sizes[0]
+    generator = build_generator(name, z_dim=16, channels=1, image_size=size)
+    discriminator = build_discriminator(name, channels=1, image_size=size)
     images = generator(torch.randn(5, 16))
-    assert images.shape == (5, 1, 28, 28)
+    assert images.shape == (5, 1, size, size)
     assert images.min() >= -1 and images.max() <= 1
     assert discriminator(images).shape == (5,)
 

@@ -73,7 +73,20 @@ def cutout(images: torch.Tensor, fraction: float = 0.5) -> torch.Tensor:
     return images * keep[:, None].to(images.dtype)
 
 
-DIFF_AUGMENTS = {"translation": translate, "cutout": cutout}
+def color(images: torch.Tensor) -> torch.Tensor:
+    """DiffAugment color: per image, brightness + U(-0.5, 0.5), saturation x U(0, 2) about the
+    pixel's channel mean, contrast x U(0.5, 1.5) about the image mean (images in [-1, 1])."""
+    batch = images.shape[0]
+    draw = torch.rand(batch, 3, 1, 1, 1, device=images.device, dtype=images.dtype)
+    images = images + (draw[:, 0] - 0.5)
+    if images.shape[1] > 1:  # saturation means nothing for a grayscale image
+        pixel_mean = images.mean(dim=1, keepdim=True)
+        images = pixel_mean + (images - pixel_mean) * (draw[:, 1] * 2)
+    image_mean = images.mean(dim=(1, 2, 3), keepdim=True)
+    return image_mean + (images - image_mean) * (draw[:, 2] + 0.5)
+
+
+DIFF_AUGMENTS = {"color": color, "translation": translate, "cutout": cutout}
 
 
 def diff_augment(images: torch.Tensor, policy: str) -> torch.Tensor:

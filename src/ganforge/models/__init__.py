@@ -14,7 +14,7 @@ from typing import Any
 
 from torch import nn
 
-from ganforge.models import dcgan, dcgan28, mlp
+from ganforge.models import dcgan, dcgan28, fastgan, mlp
 from ganforge.models.layers import with_spectral_norm, without_batch_norm
 from ganforge.registry import Registry
 
@@ -27,6 +27,8 @@ class ModelFamily:
     description: str
     # model.* keys the family takes beyond the shared ones: "ngf", "ndf", "d_image_batch_norm"
     options: tuple[str, ...] = field(default=())
+    conditional: bool = True  # takes labels (model.conditional)
+    self_supervised: bool = False  # D has decoders: reconstruction_loss(real images)
 
 
 MODELS: Registry[ModelFamily] = Registry("model")
@@ -37,6 +39,10 @@ MODELS.register("mlp", ModelFamily(mlp.Generator, mlp.Discriminator, (28, 32, 64
                                    "the exercise's fully connected GAN"))
 MODELS.register("dcgan", ModelFamily(dcgan.Generator, dcgan.Discriminator, dcgan.SIZES,
                                      "DCGAN with ngf/ndf widths for 28-128 px", ("ngf", "ndf")))
+MODELS.register("fastgan", ModelFamily(fastgan.Generator, fastgan.Discriminator, fastgan.SIZES,
+                                       "FastGAN for few-shot folders at 64-256 px: skip-layer "
+                                       "excitation, a self-supervised D", ("ngf", "ndf"),
+                                       conditional=False, self_supervised=True))
 MODELS.register("mlp-dcgan", ModelFamily(mlp.Generator, dcgan28.Discriminator, (28,),
                                          "the journey's start: MLP generator, conv discriminator",
                                          ("d_image_batch_norm",)))

@@ -11,6 +11,14 @@ import torch
 from ganforge.config import Config
 from ganforge.data.augment import diff_augment
 from ganforge.losses import LOSSES, GanLoss
+from ganforge.models import MODELS
+
+
+def reconstruction_weight(config: Config) -> float:
+    """loss.reconstruction as set, else 1 for a model whose D has decoders and 0 otherwise."""
+    if config.loss.reconstruction is not None:
+        return config.loss.reconstruction
+    return 1.0 if MODELS.get(config.model.name).self_supervised else 0.0
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -22,6 +30,7 @@ class StepOptions:
     r1_weight: float = 0.0  # R1 penalty on real images (0: off)
     instance_noise: float = 0.0  # std of Gaussian noise on every D input (0: off)
     mode_seeking: float = 0.0  # weight of the mode-seeking term in G's loss (0: off)
+    reconstruction: float = 0.0  # weight of D's self-supervised reconstruction loss (0: off)
     diffaugment: str = ""  # DiffAugment policy, applied to real and fake D inputs alike
     autocast_dtype: torch.dtype | None = None  # bf16: forward passes under autocast
     # D takes real and fake images in one call (ops.discriminate_pair); the same function.
@@ -33,6 +42,7 @@ class StepOptions:
         return cls(loss=LOSSES.get(loss.name), real_label=loss.real_label,
                    fake_label=loss.fake_label, gp_weight=loss.gp_weight, r1_weight=loss.r1_weight,
                    instance_noise=loss.instance_noise, mode_seeking=loss.mode_seeking,
+                   reconstruction=reconstruction_weight(config),
                    diffaugment=config.train.diffaugment,
                    autocast_dtype=torch.bfloat16 if config.train.precision == "bf16" else None,
                    joint_discriminator=joint_discriminator)

@@ -79,6 +79,8 @@ def train_step(gan: Gan, real_images: torch.Tensor, z: torch.Tensor,
                                                                labels)
     if options.r1_weight:
         loss_d = loss_d + options.r1_weight / 2 * r1_penalty(real_logits, real_input)
+    if options.reconstruction:  # and make D's features describe the real images (FastGAN)
+        loss_d = loss_d + options.reconstruction * discriminator.reconstruction_loss(real_input)
     grad_norm_d = _descend(gan, discriminator, gan.optimizer_d, loss_d)
 
     # (2) Update G: make D score the same fakes as real. D's weights need no gradients for it;
