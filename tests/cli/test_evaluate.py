@@ -114,7 +114,6 @@ def test_the_inception_path_runs_end_to_end_on_a_fake_weights_file(tmp_path, mon
     fidelity = pytest.importorskip("torch_fidelity.feature_extractor_inceptionv3",
                                    reason="needs the [inception] extra (torch-fidelity)")
     import torch
-
     from PIL import Image
 
     from ganforge.config import DataConfig
