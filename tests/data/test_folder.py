@@ -192,3 +192,20 @@ def test_folder_needs_a_path():
                                                  parse_override("data.holdout=1")])
     with pytest.raises(ConfigError, match="apply to folder datasets"):
         load_config("mnist-dcgan", overrides=[parse_override("data.image_size=64")])
+
+
+def test_export_dataset_writes_mnist_as_a_folder_a_run_can_read(tmp_path, capsys):
+    from conftest import MNIST_DIR
+
+    out = tmp_path / "mnist32"
+    assert main(["export-dataset", "mnist", "--out", str(out), "--size", "32", "--split", "test",
+                 "--limit", "20", "--data-dir", str(MNIST_DIR)]) == 0
+    assert "wrote 20 PNG files" in capsys.readouterr().out
+    files = sorted(out.iterdir())
+    assert len(files) == 20 and Image.open(files[0]).size == (32, 32)
+    images = load_folder(out, 32, 1)
+    original = load_split("mnist", str(MNIST_DIR), "test")[0][:20]
+    # the same digits, in order: each image's ink follows its 28 px original's
+    assert np.corrcoef(images.reshape(20, -1).mean(1), original.reshape(20, -1).mean(1))[0, 1] > 0.9
+    assert main(["export-dataset", "mnist", "--out", str(out), "--data-dir", str(MNIST_DIR)]) == 2
+    assert "already exists" in capsys.readouterr().err
