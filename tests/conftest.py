@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import random
 import shutil
 import subprocess
 import sys
@@ -12,7 +11,6 @@ from pathlib import Path
 
 import pytest
 import torch
-from PIL import Image, ImageDraw
 from torch import nn
 
 from ganforge import ops
@@ -80,19 +78,6 @@ def chromium_page():
             yield page, problems
         finally:
             browser.close()
-
-
-def abstract_image(rng: random.Random) -> Image.Image:
-    """Random shapes in random colors on a random background, of a random size and shape."""
-    size = (rng.randint(40, 160), rng.randint(40, 160))
-    image = Image.new("RGB", size, tuple(rng.randrange(256) for _ in range(3)))
-    draw = ImageDraw.Draw(image)
-    for _ in range(rng.randint(2, 6)):
-        (left, right), (top, bottom) = (sorted(rng.randrange(length) for _ in range(2)) for length in size)
-        corners = [left, top, right + 1, bottom + 1]
-        color = tuple(rng.randrange(256) for _ in range(3))
-        (draw.ellipse if rng.random() < 0.5 else draw.rectangle)(corners, fill=color)
-    return image
 
 
 # Helpers shared by several test modules (no test module imports another).

@@ -11,12 +11,12 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from conftest import abstract_image
 from ganforge.cli import main
 from ganforge.config import load_config, parse_override
 from ganforge.data import folder
 from ganforge.data.folder import discover, load_folder
 from ganforge.data.sources import load_split
+from ganforge.data.synthetic import abstract_image
 from ganforge.errors import DataError
 from ganforge.training.trainer import Trainer
 

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
-
 import pytest
 import torch
 
@@ -18,13 +15,9 @@ from ganforge.metrics.random_network import RandomEmbedding, weights_sha256
 PINNED_SHA256 = "26466b843395c50ee0f4d0ec0b5382f614d425076327b61ed7ef0272df517adb"
 
 
-def test_weights_are_pinned_and_the_same_in_a_fresh_process():
+def test_weights_are_pinned():
+    """NumPy's legacy stream is fixed across versions and processes: so is this hash."""
     assert weights_sha256(RandomEmbedding()) == PINNED_SHA256
-    other = subprocess.run(
-        [sys.executable, "-c", "from ganforge.metrics.random_network import RandomEmbedding, "
-         "weights_sha256; print(weights_sha256(RandomEmbedding()))"],
-        capture_output=True, text=True, check=True).stdout.strip()
-    assert other == PINNED_SHA256
     # Building it does not touch torch's random stream (training's seeds stay reproducible).
     torch.manual_seed(5)
     expected = torch.rand(1)

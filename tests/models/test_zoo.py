@@ -3,17 +3,17 @@
 from __future__ import annotations
 
 import math
-import random
 from pathlib import Path
 
 import pytest
 import torch
 from torch import nn
 
-from conftest import MNIST_DIR, abstract_image, tensors_equal, train_tiny
+from conftest import MNIST_DIR, REPO, tensors_equal, train_tiny
 from ganforge.cli import main
 from ganforge.config import load_config, preset_names, preset_values
 from ganforge.data.augment import cutout, diff_augment, translate
+from ganforge.data.synthetic import write_abstract_folder
 from ganforge.losses import LOSSES, gradient_penalty, r1_penalty
 from ganforge.models import MODELS, build_discriminator, build_generator
 from ganforge.models.dcgan import SIZES
@@ -204,12 +204,12 @@ def test_every_preset_trains_three_steps(preset, tmp_path):
         pytest.skip("Fashion-MNIST is not installed (Debian package dataset-fashion-mnist)")
     if name == "cifar10" and not cifar10_available():
         pytest.skip("CIFAR-10 is not on this machine and tests never download")
-    data_dir = {"mnist": ["--data-dir", str(MNIST_DIR)], "folder": ["--data-dir", str(tmp_path / "art")]}
+    # (folder presets at 64-128 px: narrow widths; the test is of the config, not the model size)
+    data_dir = {"mnist": ["--data-dir", str(MNIST_DIR)],
+                "folder": ["--data-dir", str(tmp_path / "art"), "--set", "model.ngf=8",
+                           "--set", "model.ndf=8"]}
     if name == "folder":
-        rng = random.Random(0)
-        (tmp_path / "art").mkdir()
-        for index in range(20):  # 18 to train on, 2 held out
-            abstract_image(rng).save(tmp_path / "art" / f"{index}.png")
+        write_abstract_folder(tmp_path / "art", 20)  # 18 to train on, 2 held out
     code = main(["train", "--preset", preset, "--out", str(tmp_path / "run"), *data_dir.get(name, []),
                  "--max-steps", "3", "--batch-size", "16", "--set", "data.limit=64",
                  "--set", "train.num_samples=4", "--device", "cpu"])
@@ -234,28 +234,25 @@ def test_resume_is_exact_with_ema_schedule_and_critic_steps(tmp_path):
 
 @pytest.fixture(scope="module")
 def conditional_run(tmp_path_factory) -> Path:
-    """The mnist-cgan model trained briefly on the CPU (1200 steps, about a minute)."""
+    """A conditional run folder (one tiny epoch: the files, not the quality)."""
     out = tmp_path_factory.mktemp("cgan") / "run"
-    code = train_tiny(out, "--set", "data.limit=0", "--batch-size", "64", "--epochs", "2",
-                      "--max-steps", "1200", "--set", "model.name=dcgan", "--set", "model.ngf=32",
-                      "--set", "model.ndf=32", "--set", "model.conditional=true")
-    assert code == 0
+    assert train_tiny(out, "--set", "model.conditional=true", "--epochs", "1") == 0
     return out
 
 
-@pytest.mark.slow
-def test_conditional_samples_follow_their_label(conditional_run, tmp_path):
+def test_conditional_samples_follow_their_label(conditional_run):
+    """The mnist-cgan preset's generator (the served asset, 4 CPU minutes) draws the digit asked."""
     from ganforge.generation import generate, load_generator
     from ganforge.metrics.features import extract, load_classifier
 
-    generator = load_generator(conditional_run)
+    generator = load_generator(REPO / "tests" / "assets" / "mnist-cgan.safetensors")
     classifier = load_classifier("mnist")
     hits = []
     for label in range(10):
         images = generate(generator, 50, seed=label, labels=torch.full((50,), label))
         predicted = extract(classifier, images)[1].argmax(1)
         hits.append((predicted == label).float().mean().item())
-    assert sum(hits) / 10 > 0.6, hits
+    assert sum(hits) / 10 > 0.95, hits
     # Every evaluation during training scores it per class too.
     evaluation = RunDir(conditional_run).evaluations()[-1]
     assert 0 <= evaluation["label_accuracy"] <= 1 and len(evaluation["class_spread"]) == 10
