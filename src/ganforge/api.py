@@ -14,7 +14,6 @@ inside the functions, so `import ganforge` and `ganforge --help` stay quick.
 from __future__ import annotations
 
 import base64
-import dataclasses
 import html
 import logging
 import signal
@@ -393,11 +392,9 @@ def evaluate(source: Any = None, *, dataset: str | None = None, metrics: Iterabl
         raise ConfigError("evaluate needs a source (run folder, checkpoint, .npy/.npz, folder of "
                           "PNGs, or images) or real=True")
     else:
-        images, drawn_for, found, run_dir, data = _images_to_score(source, n, seed)
+        images, drawn_for, found, run_dir, data = _images_to_score(source, n, seed, data_dir)
         dataset = dataset or found
         labels = drawn_for if labels is None else torch.as_tensor(labels)
-        if data_dir and data is not None:  # the folder moved: score against where it is now
-            data = dataclasses.replace(data, path=data_dir)
     results = {"dataset": dataset,
                **score(images, dataset, chosen, ref=ref, seed=seed, data_dir=data_dir,
                        features=features, labels=labels, data=data)}
@@ -408,7 +405,8 @@ def evaluate(source: Any = None, *, dataset: str | None = None, metrics: Iterabl
     return results
 
 
-def _images_to_score(source: Any, n: int, seed: int) -> tuple[Any, Any, str, Any, Any]:
+def _images_to_score(source: Any, n: int, seed: int, data_dir: str | None
+                     ) -> tuple[Any, Any, str, Any, Any]:
     """(images in [-1, 1] or chunks of them, the labels they were drawn for or None, the dataset
     they claim, the run folder or None, the training data config when a checkpoint names one)."""
     import numpy as np
@@ -428,7 +426,8 @@ def _images_to_score(source: Any, n: int, seed: int) -> tuple[Any, Any, str, Any
     if path.is_dir() and not RunDir(path).exists():
         return load_folder(path), None, "mnist", None, None
     images, labels, dataset = sample_checkpoint(path, n, seed)
-    return images, labels, dataset, RunDir(path) if path.is_dir() else None, training_data(path)
+    return images, labels, dataset, RunDir(path) if path.is_dir() else None, \
+        training_data(path, data_dir)
 
 
 def export(source: str | Path | Run, format: str = "onnx", *, out: str | Path | None = None,

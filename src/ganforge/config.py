@@ -60,6 +60,9 @@ class LossConfig:
     fake_label: float = 0.0
     gp_weight: float = 10.0  # lambda of wgan-gp's gradient penalty
     r1_weight: float = 0.0  # R1 penalty on real images (any loss; 0: off)
+    # R1 on every Nth D step only, weighted N times (stylegan2's lazy regularisation): its second
+    # backward through D then costs 1/N as much
+    r1_every: int = 1
     instance_noise: float = 0.0  # std of Gaussian noise added to every D input (0: off)
     mode_seeking: float = 0.0  # weight of MSGAN's mode-seeking term in G's loss (0: off)
     # weight of D's self-supervised reconstruction loss, for models whose D has decoders
@@ -341,6 +344,7 @@ def validate(config: Config) -> None:
     _require(model.d_image_batch_norm is not True or "d_image_batch_norm" in family.options,
              f"model.d_image_batch_norm=true needs dcgan28's discriminator; {model.name!r}'s has no "
              f"BatchNorm after its image layer (leave the key unset)")
+    _require(loss.r1_every >= 1, f"loss.r1_every must be >= 1 (1: every D step), got {loss.r1_every}")
     for name in ("gp_weight", "r1_weight", "instance_noise", "mode_seeking"):
         _require(getattr(loss, name) >= 0, f"loss.{name} must be >= 0, got {getattr(loss, name)}")
     for name in ("optimizer_g", "optimizer_d"):

@@ -88,13 +88,15 @@ def model_card(source: Path, ema: bool = True) -> dict[str, Any]:
     }
 
 
-def training_data(source: Path) -> DataConfig | None:
-    """The data config a run folder's or checkpoint's generator trained on (an export: None)."""
+def training_data(source: Path, data_dir: str | None = None) -> DataConfig | None:
+    """The data config a run folder's or checkpoint's generator trained on (an export: None);
+    `data_dir` names where its data is now, if it moved."""
     if is_exported(source):
         return None
     data = checkpoint.load(checkpoint_path(source))["config"]["data"]
     known = {field.name for field in dataclasses.fields(DataConfig)}
-    return DataConfig(**{key: value for key, value in data.items() if key in known})
+    data = DataConfig(**{key: value for key, value in data.items() if key in known})
+    return dataclasses.replace(data, path=data_dir) if data_dir else data
 
 
 CARD_KEYS = ("description", "dataset", "model", "conditional", "step", "epoch", "ema", "fid",
@@ -261,5 +263,6 @@ def evaluate_run(run: Path, count: int, metrics: tuple[str, ...], ref: str = "te
     from ganforge.metrics import evaluate
 
     images, labels, dataset = sample_checkpoint(run, count, seed)
-    results = evaluate(images, dataset, metrics, ref=ref, seed=seed, data_dir=data_dir, labels=labels)
+    results = evaluate(images, dataset, metrics, ref=ref, seed=seed, data_dir=data_dir, labels=labels,
+                       data=training_data(run, data_dir))
     return RunDir(run).record_evaluation(results, ref)

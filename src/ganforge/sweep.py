@@ -174,15 +174,18 @@ class Runner:
     def evaluate(self, name: str) -> dict[str, Any] | None:
         """FID and friends of a trained trial (eval.json), computed once, in this process: the
         feature network loads once for all trials."""
-        from ganforge.generation import evaluate_run
+        from ganforge.generation import evaluate_run, training_data
+        from ganforge.metrics.features import default_features
 
         run_dir = RunDir(self.sweep_dir / "trials" / name)
         result = run_dir.evaluation_path
         if result.is_file() and result.stat().st_mtime >= run_dir.last_checkpoint.stat().st_mtime:
             return run_dir.evaluation()
+        # (features without classes, a folder's or CIFAR-10's: no class coverage)
+        metrics = RESULT_EVALUATION if default_features(training_data(run_dir.root).name) == "digits" \
+            else tuple(metric for metric in RESULT_EVALUATION if metric != "classes")
         try:
-            return evaluate_run(run_dir.root, self.spec.eval_samples, RESULT_EVALUATION,
-                                data_dir=self.data_dir)
+            return evaluate_run(run_dir.root, self.spec.eval_samples, metrics, data_dir=self.data_dir)
         except GanforgeError as error:
             self.say(f"ganforge sweep: cannot evaluate {name}: {error}")
             return None

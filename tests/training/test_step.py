@@ -37,3 +37,22 @@ def test_step_updates_both_networks_and_returns_detached_stats():
     assert stats.shape == (len(STAT_NAMES),) and not stats.requires_grad
     assert all(not torch.equal(a, b) for a, b in zip(g_before, gan.generator.parameters()))
     assert all(not torch.equal(a, b) for a, b in zip(d_before, gan.discriminator.parameters()))
+
+
+def test_lazy_r1_adds_the_penalty_every_nth_step_weighted_n_times():
+    import dataclasses
+
+    from ganforge.losses import r1_penalty
+
+    real_images = torch.rand(8, 1, 28, 28) * 2 - 1
+    z = torch.randn(8, 8)
+    plain = make_gan(lr_g=0, lr_d=0)  # rates 0: every call sees the same weights
+    loss_plain = train_step(plain, real_images, z)[0]
+    lazy = make_gan(lr_g=0, lr_d=0)
+    lazy.options = dataclasses.replace(lazy.options, r1_weight=2.0, r1_every=4)
+    assert [lazy.options.regularizes(step) for step in range(6)] == [True, False, False, False, True, False]
+    assert train_step(lazy, real_images, z, regularize=False)[0] == loss_plain
+    images = real_images.clone().requires_grad_(True)
+    penalty = r1_penalty(lazy.discriminator(images), images)
+    torch.testing.assert_close(train_step(lazy, real_images, z, regularize=True)[0],
+                               loss_plain + 2.0 * 4 / 2 * penalty)

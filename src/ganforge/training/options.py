@@ -28,6 +28,7 @@ class StepOptions:
     fake_label: float = 0.0
     gp_weight: float = 10.0  # of the loss's gradient penalty, where it has one (WGAN-GP)
     r1_weight: float = 0.0  # R1 penalty on real images (0: off)
+    r1_every: int = 1  # R1 on every Nth D step, weighted N times (lazy regularisation)
     instance_noise: float = 0.0  # std of Gaussian noise on every D input (0: off)
     mode_seeking: float = 0.0  # weight of the mode-seeking term in G's loss (0: off)
     reconstruction: float = 0.0  # weight of D's self-supervised reconstruction loss (0: off)
@@ -41,11 +42,16 @@ class StepOptions:
         loss = config.loss
         return cls(loss=LOSSES.get(loss.name), real_label=loss.real_label,
                    fake_label=loss.fake_label, gp_weight=loss.gp_weight, r1_weight=loss.r1_weight,
+                   r1_every=loss.r1_every,
                    instance_noise=loss.instance_noise, mode_seeking=loss.mode_seeking,
                    reconstruction=reconstruction_weight(config),
                    diffaugment=config.train.diffaugment,
                    autocast_dtype=torch.bfloat16 if config.train.precision == "bf16" else None,
                    joint_discriminator=joint_discriminator)
+
+    def regularizes(self, step: int) -> bool:
+        """Whether step `step` (0-based) adds the R1 penalty."""
+        return bool(self.r1_weight) and step % self.r1_every == 0
 
     @property
     def differentiates_d_twice(self) -> bool:

@@ -50,9 +50,11 @@ def _descend(gan: Gan, module: nn.Module, optimizer: torch.optim.Optimizer,
 
 
 def train_step(gan: Gan, real_images: torch.Tensor, z: torch.Tensor,
-               labels: torch.Tensor | None = None, generator_step: bool = True) -> torch.Tensor:
+               labels: torch.Tensor | None = None, generator_step: bool = True,
+               regularize: bool = True) -> torch.Tensor:
     """A D step on real and detached fake images, then (if `generator_step`) a G step; returns
     STAT_NAMES as a tensor. `labels` go to conditional models (fakes get the real batch's labels).
+    `regularize`: this D step adds the R1 penalty (if the options have one).
 
     G runs forward once and its output serves both steps. The stats stay on the device: reading
     them every step would make the host wait for the device.
@@ -67,7 +69,8 @@ def train_step(gan: Gan, real_images: torch.Tensor, z: torch.Tensor,
     discriminator.requires_grad_(True)
     real_input = options.discriminator_input(real_images)
     fake_input = options.discriminator_input(fake_images.detach())
-    if options.r1_weight:
+    r1 = options.r1_weight and regularize
+    if r1:
         real_input = real_input.detach().requires_grad_(True)
     with precision:
         real_logits, fake_logits = ops.discriminate_pair(discriminator, real_input, fake_input,
@@ -77,8 +80,8 @@ def train_step(gan: Gan, real_images: torch.Tensor, z: torch.Tensor,
     if loss.gradient_penalty:
         loss_d = loss_d + options.gp_weight * gradient_penalty(discriminator, real_input, fake_input,
                                                                labels)
-    if options.r1_weight:
-        loss_d = loss_d + options.r1_weight / 2 * r1_penalty(real_logits, real_input)
+    if r1:  # lazily, every r1_every-th step, weighted as many times
+        loss_d = loss_d + options.r1_weight * options.r1_every / 2 * r1_penalty(real_logits, real_input)
     if options.reconstruction:  # and make D's features describe the real images (FastGAN)
         loss_d = loss_d + options.reconstruction * discriminator.reconstruction_loss(real_input)
     grad_norm_d = _descend(gan, discriminator, gan.optimizer_d, loss_d)

@@ -13,7 +13,6 @@ import signal
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from functools import partial
 from typing import Any
 
 import torch
@@ -116,6 +115,11 @@ class Trainer:
                    health=HealthMonitor(config) if train.health else None,
                    eval_every=eval_every, no_evaluation_reason=no_evaluation_reason)
 
+    def _graphable_step(self, real_images: torch.Tensor, z: torch.Tensor,
+                        labels: torch.Tensor | None, variant: tuple[bool, bool]) -> torch.Tensor:
+        """train_step as GraphedStep calls it: one graph per (generator step, R1) variant."""
+        return train_step(self.gan, real_images, z, labels, *variant)
+
     @property
     def sampling_generator(self) -> torch.nn.Module:
         """What `sample` and `evaluate` will use: the EMA generator when there is one."""
@@ -171,7 +175,7 @@ class Trainer:
         deadline = time.monotonic() + 60 * minutes if minutes else math.inf
         self.gan.generator.train()
         self.gan.discriminator.train()
-        graphed = GraphedStep(partial(train_step, self.gan), state=lambda: gan_state(self.gan)) \
+        graphed = GraphedStep(self._graphable_step, state=lambda: gan_state(self.gan)) \
             if uses_cuda_graphs(self.config, self.device, self.ranks) else None
         # Interval averages run across epoch ends (log_every need not divide an epoch).
         interval_stats, stopping = torch.zeros_like(epoch_stats), False
@@ -215,9 +219,9 @@ class Trainer:
                 order = labels.argsort(stable=True)
                 real_images, labels = real_images[order], labels[order]
             inputs = (real_images, self.noise(step), labels)
-            generator_step = (step + 1) % train.d_steps == 0
-            step_stats = train_step(self.gan, *inputs, generator_step) if graphed is None \
-                else graphed(*inputs, variant=generator_step)
+            variant = ((step + 1) % train.d_steps == 0, self.gan.options.regularizes(step))
+            step_stats = train_step(self.gan, *inputs, *variant) if graphed is None \
+                else graphed(*inputs, variant=variant)
             epoch_stats += step_stats
             interval_stats += step_stats
             step += 1
