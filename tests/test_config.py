@@ -69,7 +69,7 @@ def test_overrides_are_typed():
     ("model.name=dcgn", r"unknown model 'dcgn' \(did you mean 'dcgan'\?\)"),
     ("loss.name=hinges", r"unknown loss 'hinges' \(did you mean 'hinge'\?\)"),
     ("train.optimizer_d=rmsprop", "train.optimizer_d must be 'adam' or 'sgd'"),
-    ("train.diffaugment=color", "train.diffaugment takes 'translation' and/or 'cutout'"),
+    ("train.diffaugment=colour", "train.diffaugment takes a comma-separated list of color, translation, cutout, got 'colour'"),
     ("train.lr_schedule=exp", "train.lr_schedule must be constant, linear, cosine or step"),
     ("loss.real_label=0.0", "loss.fake_label .* must be below loss.real_label"),
     ("train.device=tpu", "train.device must be one of"),
