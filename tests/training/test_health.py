@@ -155,8 +155,9 @@ def test_a_detector_warns_once_per_episode():
 def test_a_healthy_run_stays_silent_and_logs_intervals(tmp_path):
     """Longer than the default 250-step window, with evaluations: no warning."""
     run = tmp_path / "run"
-    assert train_tiny(run, "--epochs", "5", "--set", "data.limit=2048", "--set", "train.log_every=10",
-                      "--set", "train.eval_every=1", "--set", "train.eval_samples=500") == 0
+    assert train_tiny(run, "--epochs", "5", "--batch-size", "16", "--set", "data.limit=1024",
+                      "--set", "train.log_every=10", "--set", "train.eval_every=1",
+                      "--set", "train.eval_samples=300") == 0
     assert detectors_fired(run) == []
     intervals = events(run, "interval")
     assert [record["step"] for record in intervals] == list(range(10, 321, 10))
