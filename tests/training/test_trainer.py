@@ -99,9 +99,9 @@ def test_minibatch_std_groups_hold_one_class(monkeypatch, tmp_path):
     seen = []
     step = trainer_module.train_step
 
-    def recording_step(gan, real_images, z, labels, generator_step=True):
+    def recording_step(gan, real_images, z, labels, generator_step=True, regularize=True):
         seen.append(labels.clone())
-        return step(gan, real_images, z, labels, generator_step)
+        return step(gan, real_images, z, labels, generator_step, regularize)
 
     monkeypatch.setattr(trainer_module, "train_step", recording_step)
     trainer = small_trainer([("model.conditional", True), ("model.d_minibatch_std", 4),
