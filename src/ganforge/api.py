@@ -463,6 +463,7 @@ def export_dataset(dataset: str = "mnist", out: str | Path = "mnist-png", *, siz
 
     >>> ganforge.export_dataset("mnist", "mnist64", size=64)
     """
+    import torch
     import torch.nn.functional as F
 
     from ganforge.data.sources import load_split
@@ -476,8 +477,6 @@ def export_dataset(dataset: str = "mnist", out: str | Path = "mnist-png", *, siz
     images = images[:limit] if limit else images
 
     def chunks():
-        import torch
-
         for start in range(0, len(images), 1000):
             chunk = torch.from_numpy(images[start:start + 1000]).float() / 127.5 - 1
             if size is not None and size != chunk.shape[-1]:

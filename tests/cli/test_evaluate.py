@@ -118,7 +118,7 @@ def test_the_inception_path_runs_end_to_end_on_a_fake_weights_file(tmp_path, mon
 
     from ganforge.config import DataConfig
     from ganforge.metrics import evaluate
-    from ganforge.metrics.features import inception_weights_path
+    from ganforge.metrics.features import feature_network, file_sha256, inception_weights_path
 
     monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch-home"))
     extractor = fidelity.FeatureExtractorInceptionV3
@@ -142,3 +142,5 @@ def test_the_inception_path_runs_end_to_end_on_a_fake_weights_file(tmp_path, mon
                       features="inception", data=held_half)
     assert scores["samples"] == 8 and scores["fid"] >= 0
     assert 0 <= scores["precision"] <= 1 and 0 <= scores["recall"] <= 1
+    # the weights are the file just written: its hash keys the cached reference features
+    assert feature_network("inception", "folder").key == f"inception-{file_sha256(path)[:16]}"
