@@ -62,6 +62,18 @@ def test_d_not_learning_fires_when_d_is_frozen(tmp_path):
     assert detectors_fired(run) == ["d-not-learning"]
 
 
+def test_a_d_matched_by_g_after_it_learned_is_not_d_not_learning():
+    """A good conditional run's spectral-norm D sits at 0.5 once G matches the data: not stuck."""
+    undecided = [interval(step, d_real=0.503, d_fake=0.498) for step in range(300, 601, 50)]
+    matched = HealthMonitor(load_config("mnist-cgan"))
+    for record in [interval(50, d_real=0.6, d_fake=0.45), *undecided]:
+        assert matched.observe(record) == []
+    stuck = HealthMonitor(load_config("mnist-cgan"))
+    warnings = [warning for record in [interval(50, d_real=0.52, d_fake=0.49), *undecided]
+                for warning in stuck.observe(record)]
+    assert [warning.detector for warning in warnings] == ["d-not-learning"]
+
+
 def test_divergence_warns_before_the_loss_becomes_nan(tmp_path):
     # d_image_batch_norm=true: the course D's parameter layout, hence the initial weights (and
     # the pace of divergence) this test was written for; every BatchNorm is off all the same.

@@ -22,6 +22,7 @@ from ganforge.registry import Registry
 MIN_INTERVALS = 3
 REARM = 3
 DIVERGENCE_FACTOR = 100.0  # "orders of magnitude": two of them above the early level
+D_SEPARATED = 0.05  # D(x) - D(G(z)) over an interval from which D has learned to tell them apart
 # An untrained G's blobs spread about 0.1x as widely as real images and wander between 0.06 and
 # 0.1 before G draws anything, so only a fall from a spread G has reached counts as collapse.
 SPREAD_REACHED = 0.25
@@ -78,12 +79,14 @@ def d_overpowering(history: History) -> str | None:
 
 
 def d_not_learning(history: History) -> str | None:
-    """D(x) ≈ D(G(z)) ≈ 0.5 for the whole window: D tells real from fake no better than a coin.
+    """D(x) ≈ D(G(z)) ≈ 0.5 for the whole window and D has never told real from fake.
 
     Healthy runs can start slowly too, but their D(x) - D(G(z)) grows steadily past 0.01 within
-    a few hundred steps."""
+    a few hundred steps. A D that did separate them and is back near 0.5 is being matched by G:
+    the equilibrium of a good run (a spectral-norm D's outputs stay close to 0.5)."""
     recent = history.recent()
-    if recent is None:
+    if recent is None or any(record["d_real"] - record["d_fake"] >= D_SEPARATED
+                             for record in history.intervals):
         return None
     undecided = all(abs(record["d_real"] - 0.5) < 0.05 and abs(record["d_fake"] - 0.5) < 0.05
                     for record in recent)
