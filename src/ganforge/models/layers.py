@@ -113,7 +113,9 @@ class MinibatchStd(nn.Module):
         count = len(x)
         group = math.gcd(self.group, count)
         grouped = x.reshape(count // group, group, *x.shape[1:])
-        spread = grouped.var(dim=1, unbiased=False).add(1e-8).sqrt()
+        # (by hand: torch's CPU var over a short middle dimension is several times slower)
+        centered = grouped - grouped.mean(dim=1, keepdim=True)
+        spread = centered.square().mean(dim=1).add(1e-8).sqrt()
         spread = spread.flatten(1).mean(dim=1).repeat_interleave(group)
         return torch.cat([x, spread.view(count, 1, *(1,) * (x.dim() - 2)).expand(count, 1, *x.shape[2:])], 1)
 
