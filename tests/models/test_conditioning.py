@@ -89,6 +89,9 @@ def test_minibatch_std_sees_look_alikes():
     # Groups are consecutive samples: a stacked batch's halves never share one.
     torch.testing.assert_close(layer(torch.cat([varied, same])), torch.cat([layer(varied), layer(same)]))
     assert layer(torch.randn(6, 7)).shape == (6, 8)  # flat features; 6 = groups of 2
+    # The feature is the group's population std of each value, averaged: ProGAN's definition.
+    expected = varied.reshape(2, 4, 75).std(dim=1, unbiased=False).mean(dim=1).repeat_interleave(4)
+    torch.testing.assert_close(layer(varied)[:, 3, 0, 0], expected, atol=1e-6, rtol=1e-5)
 
 
 @pytest.mark.parametrize("name, size, widths", [("dcgan28", 28, {}), ("dcgan", 32, {"ndf": 8}),
