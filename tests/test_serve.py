@@ -16,7 +16,8 @@ import pytest
 import torch
 from PIL import Image
 
-from conftest import ARTIFACTS, MNIST_DIR, REPO, chromium_page, needs_chromium
+from conftest import ARTIFACTS, MNIST_DIR, REPO, chromium_page, needs_chromium, train_tiny
+from ganforge.generation import model_card
 from ganforge.metrics import real_images_and_labels
 from ganforge.metrics.features import feature_network
 from ganforge.serve import make_server
@@ -97,6 +98,13 @@ def test_grids_are_deterministic_and_walk_between_seeds(tiny_server):
     assert get(f"{tiny_server}/nothing")[0] == 404
     card = json.loads(get(f"{tiny_server}/api/card")[1])
     assert card["model"] == "dcgan28" and card["num_classes"] == 0 and card["step"] == 16
+
+
+def test_the_card_counts_a_stopped_epoch_by_its_share(tmp_path):
+    """12 steps of 8 a epoch are 1.5 epochs, not the epoch counter's 2."""
+    assert train_tiny(tmp_path / "run", "--max-steps", "12") == 0
+    card = model_card(tmp_path / "run")
+    assert card["step"] == 12 and card["epoch"] == 1.5
 
 
 @pytest.mark.slow

@@ -75,14 +75,13 @@ def model_card(source: Path, ema: bool = True) -> dict[str, Any]:
     path = checkpoint_path(source)
     state = checkpoint.load(path)
     config = state["config"]
-    run_dir = RunDir(run_folder_of(path))
-    epochs = run_dir.epochs()
-    fid, fid_from = run_dir.fid()
+    fid, fid_from = RunDir(run_folder_of(path)).fid()
     return {
         "source": str(source), "description": config.get("description", ""),
         "dataset": config["data"]["name"], "model": state["generator"]["name"],
         "conditional": bool(state["generator"]["kwargs"].get("num_classes")),
-        "step": state["step"], "epoch": epochs[-1]["epoch"] if epochs else 0,
+        # epochs trained, a stopped one counted by its share (the epoch counter would round up)
+        "step": state["step"], "epoch": round(state["step"] / state["steps_per_epoch"], 1),
         "ema": ema and "generator_ema" in state, "fid": fid, "fid_from": fid_from,
         "ganforge_version": state["ganforge_version"],
     }
