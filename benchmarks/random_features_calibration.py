@@ -7,9 +7,10 @@ MNIST written as a folder of 64 px PNGs (`ganforge export-dataset mnist --out mn
 kept (a ladder of quality); every rung is scored twice, by `--features random` against the
 folder's held-out share and by the digit classifier on its samples downscaled to 28 px against
 the MNIST test set. Prints a Markdown table and the Spearman rank correlation of the two FIDs
-(issue 25 asks for at least 0.9 over at least 6 checkpoints). The default ladder starts where the
-samples are digit-shaped: before that the digit features score blobs in no order. `--repeats
-R` scores every rung on R sample sets, so a disagreement can be told from the scores' own noise.
+(issue 25 asks for at least 0.9 over at least 6 checkpoints). The default ladder (each rung 1.6x
+the last) starts where the samples are digit-shaped: before that the digit features score blobs
+in no order. `--repeats R` scores every rung on R sample sets, so a disagreement can be told
+from the scores' own noise.
 """
 
 from __future__ import annotations
@@ -56,7 +57,7 @@ def main() -> None:
     parser.add_argument("--folder", type=Path, required=True, help="MNIST as PNGs (export-dataset)")
     parser.add_argument("--out", type=Path, default=Path("runs/calibration"))
     parser.add_argument("--preset", default="folder-dcgan64")
-    parser.add_argument("--steps", type=int, nargs="+", default=[300, 400, 550, 750, 1000, 1300])
+    parser.add_argument("--steps", type=int, nargs="+", default=[250, 400, 640, 1000, 1600, 2560])
     parser.add_argument("--n", type=int, default=5000, help="samples per score")
     parser.add_argument("--repeats", type=int, default=1,
                         help="score each rung on this many sample sets (mean ± standard deviation)")
