@@ -46,7 +46,7 @@ def random_fid(checkpoint: Path, count: int, seed: int) -> float:
 
 
 def scored(score, checkpoint: Path, count: int, repeats: int) -> tuple[float, str]:
-    """The mean of `repeats` scores on different samples, and it printed (with their spread)."""
+    """The mean of `repeats` scores on different sample sets, and its text (mean ± spread)."""
     values = [score(checkpoint, count, seed) for seed in range(repeats)]
     mean = statistics.fmean(values)
     return mean, f"{mean:.3f}" + (f" ± {statistics.stdev(values):.3f}" if repeats > 1 else "")

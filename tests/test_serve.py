@@ -101,7 +101,7 @@ def test_grids_are_deterministic_and_walk_between_seeds(tiny_server):
 
 
 def test_the_card_counts_a_stopped_epoch_by_its_share(tmp_path):
-    """12 steps of 8 a epoch are 1.5 epochs, not the epoch counter's 2."""
+    """12 steps at 8 an epoch are 1.5 epochs, not the epoch counter's 2."""
     assert train_tiny(tmp_path / "run", "--max-steps", "12") == 0
     card = model_card(tmp_path / "run")
     assert card["step"] == 12 and card["epoch"] == 1.5
