@@ -10,7 +10,8 @@ BENCHMARKS = sorted((Path(__file__).resolve().parents[1] / "benchmarks").glob("*
 
 
 @pytest.mark.parametrize("script", BENCHMARKS, ids=lambda path: path.stem)
-def test_a_benchmark_script_imports(script):
+def test_a_benchmark_script_imports(script, monkeypatch):
+    monkeypatch.syspath_prepend(str(script.parent))  # as when run: its siblings are importable
     spec = importlib.util.spec_from_file_location(f"benchmark_{script.stem}", script)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)  # the module level only: main() runs under __main__
