@@ -3,7 +3,7 @@
     ganforge export-dataset mnist --out mnist64 --size 64
     python benchmarks/mnist64_target.py --folder mnist64 --minutes 10
 
-Trains the default `mnist-dcgan` on MNIST and `--preset` (default folder-dcgan64) on the folder
+Trains the default `mnist-dcgan` on MNIST and `--preset` (default folder-dcgan64-cpu) on the folder
 (grayscale, no flips: the digit features know unmirrored digits), each for `--minutes` of
 training, periodic evaluation off, one after the other. Both are scored in the digit features on
 `--n` samples against the MNIST test set, the folder run's samples area-downscaled to 28 px.
@@ -25,7 +25,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--folder", type=Path, required=True, help="MNIST as PNGs (export-dataset)")
     parser.add_argument("--data-dir", default="data/mnist", help="MNIST's IDX files, for the default")
-    parser.add_argument("--preset", default="folder-dcgan64")
+    parser.add_argument("--preset", default="folder-dcgan64-cpu")
     parser.add_argument("--minutes", type=float, default=10)
     parser.add_argument("--out", type=Path, default=Path("runs/mnist64-target"))
     parser.add_argument("--n", type=int, default=10_000, help="samples per score")
