@@ -16,9 +16,9 @@ import argparse
 from pathlib import Path
 
 import torch
-from random_features_calibration import digit_fid
 
 import ganforge
+from random_features_calibration import digit_fid  # a sibling: benchmarks/ is on sys.path
 
 
 def main() -> None:
