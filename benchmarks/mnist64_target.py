@@ -37,7 +37,7 @@ def main() -> None:
         "mnist-dcgan": [f"data.path={args.data_dir}"],
         args.preset: [f"data.path={args.folder}", "data.channels=1", "data.hflip=false", *args.set],
     }
-    print("| preset | images seen | images/s | digit FID (28 px) |")
+    print("| preset | images seen | images/s (seen / budget) | digit FID (28 px) |")
     print("|---|---|---|---|")
     fids = []
     for preset, overrides in runs.items():
