@@ -4,6 +4,7 @@ import pytest
 import torch
 
 from conftest import TINY, run_cli
+from ganforge.cli import main
 from ganforge.config import load_config
 from ganforge.models import build_discriminator, build_generator
 from ganforge.summary import summarize
@@ -41,8 +42,6 @@ def test_summary_command_prints_both_tables():
 
 
 def test_dry_run_validates_and_writes_nothing(tmp_path, monkeypatch, capsys):
-    from ganforge.cli import main
-
     monkeypatch.chdir(tmp_path)
     assert main(["train", *TINY, "--out", str(tmp_path / "run"), "--dry-run"]) == 0
     printed = capsys.readouterr().out
@@ -57,7 +56,6 @@ def test_show_data_applies_the_augmentation(tmp_path):
     from PIL import Image
 
     from conftest import MNIST_DIR
-    from ganforge.cli import main
     from ganforge.data.sources import load_split
     from ganforge.runs.images import image_grid
     from ganforge.training.trainer import Trainer
