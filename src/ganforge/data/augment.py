@@ -52,7 +52,7 @@ def translate(images: torch.Tensor, fraction: float = 0.125) -> torch.Tensor:
     batch, _, height, width = images.shape
     shifts = torch.randint(-int(height * fraction), int(height * fraction) + 1, (batch, 2),
                            device=images.device)
-    theta = torch.zeros(batch, 2, 3, device=images.device)
+    theta = torch.zeros(batch, 2, 3, device=images.device, dtype=images.dtype)  # (bf16 fakes too)
     theta[:, 0, 0] = theta[:, 1, 1] = 1
     theta[:, 0, 2] = shifts[:, 0] * 2 / width
     theta[:, 1, 2] = shifts[:, 1] * 2 / height
@@ -90,7 +90,10 @@ DIFF_AUGMENTS = {"color": color, "translation": translate, "cutout": cutout}
 
 
 def diff_augment(images: torch.Tensor, policy: str) -> torch.Tensor:
-    """Apply each comma-separated DiffAugment of `policy`; the same for real and fake inputs."""
+    """Apply each comma-separated DiffAugment of `policy`; the same for real and fake inputs.
+    The result keeps NHWC memory if the input had it (grid_sample returns NCHW): D's layers
+    would convert it otherwise."""
+    nhwc = images.dim() == 4 and images.is_contiguous(memory_format=torch.channels_last)
     for name in filter(None, policy.split(",")):
         images = DIFF_AUGMENTS[name](images)
-    return images
+    return images.contiguous(memory_format=torch.channels_last) if nhwc else images

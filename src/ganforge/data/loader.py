@@ -16,12 +16,15 @@ class DeviceBatches:
     def __init__(self, images: torch.Tensor, labels: torch.Tensor, batch_size: int, seed: int,
                  rotation_degrees: float = 0.0, hflip: bool = False, vflip: bool = False,
                  unit: bool = False, device: torch.device | None = None, rank: int = 0,
-                 world_size: int = 1):
+                 world_size: int = 1, channels_last: bool = False):
         if len(images) < batch_size:
             raise ValueError(f"{len(images)} images cannot fill one batch of {batch_size}")
         self.images, self.labels = images, labels
         self.batch_size, self.seed = batch_size, seed
         self.rotation_degrees, self.hflip, self.vflip, self.unit = rotation_degrees, hflip, vflip, unit
+        # Batches in the models' memory format: a convolution with NHWC weights and an NCHW
+        # input converts it every step.
+        self.memory_format = torch.channels_last if channels_last else torch.contiguous_format
         self.device = device or images.device  # images may stay on the CPU (a memory map)
         # Several processes: each step takes a global batch of batch_size x world_size from the
         # permutation, and this rank trains on its slice of it.
@@ -42,4 +45,5 @@ class DeviceBatches:
             chosen = order[first:first + self.batch_size]
             batch = self.images[chosen.to(self.images.device)].to(self.device, non_blocking=True)
             images = to_model_range(batch, self.rotation_degrees, self.hflip, self.unit, self.vflip)
-            yield images, self.labels[chosen.to(self.labels.device)]
+            yield (images.contiguous(memory_format=self.memory_format),
+                   self.labels[chosen.to(self.labels.device)])

@@ -117,7 +117,9 @@ class MinibatchStd(nn.Module):
         centered = grouped - grouped.mean(dim=1, keepdim=True)
         spread = centered.square().mean(dim=1).add(1e-8).sqrt()
         spread = spread.flatten(1).mean(dim=1).repeat_interleave(group)
-        return torch.cat([x, spread.view(count, 1, *(1,) * (x.dim() - 2)).expand(count, 1, *x.shape[2:])], 1)
+        # A map in x's own memory layout (ones_like keeps it), so the concatenation keeps it too.
+        spread_map = torch.ones_like(x[:, :1]) * spread.view(count, 1, *(1,) * (x.dim() - 2))
+        return torch.cat([x, spread_map], 1)
 
 
 class Projection(nn.Module):

@@ -37,6 +37,41 @@ def accelerate(model: nn.Module, device: torch.device, fuse_batch_norm: bool = T
     return model
 
 
+def to_channels_last(model: nn.Module, *example_inputs: torch.Tensor | None) -> nn.Module:
+    """NHWC memory for `model`, in place. A 1x1 input (G's first layer, from z) is NCHW and NHWC
+    at once, and PyTorch reads its strides as NCHW: beside NHWC weights, cuDNN then returned a
+    weight gradient in another layout than torch.compile predicted, and the next layer's input
+    was converted. Convolutions that take 1x1 inputs (found by one eval-mode forward pass of
+    `example_inputs`: no statistics move, no random numbers drawn) get them with NHWC strides."""
+    model.to(memory_format=torch.channels_last)
+    convolutions = [module for module in model.modules()
+                    if isinstance(module, (nn.Conv2d, nn.ConvTranspose2d))]
+    one_by_one: set[nn.Module] = set()
+    probes = [module.register_forward_pre_hook(
+        lambda module, inputs: one_by_one.add(module) if inputs[0].shape[-2:] == (1, 1) else None)
+        for module in convolutions]
+    training = model.training
+    try:
+        with torch.no_grad():
+            model.eval()(*example_inputs)
+    finally:
+        for probe in probes:
+            probe.remove()
+        model.train(training)
+    for module in one_by_one:
+        module.register_forward_pre_hook(_nhwc_strides)
+    return model
+
+
+def _nhwc_strides(module: nn.Module, inputs: tuple[torch.Tensor, ...]) -> tuple[torch.Tensor, ...]:
+    """(N, C, 1, 1) images as a view with NHWC strides (C, 1, C, C): the same values."""
+    images, *rest = inputs
+    batch, channels, height, width = images.shape
+    if (height, width) != (1, 1):
+        return inputs
+    return (images.reshape(batch, 1, 1, channels).permute(0, 3, 1, 2), *rest)
+
+
 def plain(model: nn.Module) -> nn.Module:
     """Undo `accelerate`, in place: PyTorch's own layers (what export traces, and the reference
     every fast path is tested against)."""
@@ -66,4 +101,4 @@ def discriminate_pair(discriminator: nn.Module, real: torch.Tensor, fake: torch.
     return discriminator(real, labels), discriminator(fake, labels)
 
 
-__all__ = ["accelerate", "discriminate_pair", "gradient_norm", "joins_batches", "plain"]
+__all__ = ["accelerate", "discriminate_pair", "gradient_norm", "joins_batches", "plain", "to_channels_last"]

@@ -29,12 +29,15 @@ class Ema:
 
     @torch.no_grad()
     def update(self, generator: nn.Module) -> None:
-        """ema = beta * ema + (1 - beta) * current, beta = 0.5 ** (batch / half-life); buffers
-        (BatchNorm statistics) are copied."""
-        beta = 0.5 ** (self.batch_size / self.half_life_now())
-        parameters = list(self.model.parameters())
-        torch._foreach_lerp_(parameters, list(generator.parameters()),
-                             (1 - beta).to(parameters[0].dtype))
-        for ema_buffer, buffer in zip(self.model.buffers(), generator.buffers()):
-            ema_buffer.copy_(buffer)
+        """ema = lerp(ema, current, 1 - beta), beta = 0.5 ** (batch / half-life); buffers
+        (BatchNorm statistics) are copied. The weight stays on the device, one per parameter:
+        given one tensor weight, `_foreach_lerp_` would read it on the host (a sync, which a
+        captured CUDA graph forbids)."""
+        ema_parameters = list(self.model.parameters())
+        weight = (1 - 0.5 ** (self.batch_size / self.half_life_now())).to(ema_parameters[0].dtype)
+        torch._foreach_lerp_(ema_parameters, list(generator.parameters()),
+                             [weight] * len(ema_parameters))
+        ema_buffers = list(self.model.buffers())
+        if ema_buffers:  # (a G without BatchNorm has none)
+            torch._foreach_copy_(ema_buffers, list(generator.buffers()))
         self.images_seen.add_(self.batch_size)

@@ -10,23 +10,29 @@ from ganforge.config import Config
 
 
 def make_optimizer(module: torch.nn.Module, *, kind: str, lr: float, betas: tuple[float, float],
-                   momentum: float, capturable: bool = False) -> torch.optim.Optimizer:
+                   momentum: float, lr_tensor: bool = False) -> torch.optim.Optimizer:
+    """Adam or SGD over `module`'s parameters. On a CPU or GPU the fused kernel updates all of them
+    in one pass (foreach: ~10 passes); it keeps Adam's step count on the device, so a CUDA graph
+    can replay it. `lr_tensor`: the rate is a device tensor that `set_learning_rates` fills (a
+    captured graph then follows a schedule; a Python number would be frozen into it)."""
+    device = next(module.parameters()).device
+    rate = torch.tensor(lr, device=device) if lr_tensor else lr
+    fused = device.type in ("cpu", "cuda") or None
     if kind == "sgd":
-        return torch.optim.SGD(module.parameters(), lr=lr, momentum=momentum)
-    # On the CPU, the fused kernel updates all parameters in one pass (foreach: ~10 passes).
-    on_cpu = next(module.parameters()).device.type == "cpu"
-    return torch.optim.Adam(module.parameters(), lr=lr, betas=betas, capturable=capturable,
-                            fused=on_cpu or None)
+        # (SGD's foreach path reads a tensor rate on the host; its fused kernel does not.)
+        return torch.optim.SGD(module.parameters(), lr=rate, momentum=momentum,
+                               fused=True if lr_tensor else None)
+    return torch.optim.Adam(module.parameters(), lr=rate, betas=betas, fused=fused)
 
 
 def optimizers(config: Config, generator: torch.nn.Module, discriminator: torch.nn.Module,
-               capturable: bool) -> tuple[torch.optim.Optimizer, torch.optim.Optimizer]:
+               lr_tensors: bool) -> tuple[torch.optim.Optimizer, torch.optim.Optimizer]:
     """G's and D's optimizers as `train.*` configures them (TTUR: each its own kind and rate)."""
     train = config.train
     return (make_optimizer(generator, kind=train.optimizer_g, lr=train.lr_g, betas=train.betas_g,
-                           momentum=train.sgd_momentum, capturable=capturable),
+                           momentum=train.sgd_momentum, lr_tensor=lr_tensors),
             make_optimizer(discriminator, kind=train.optimizer_d, lr=train.lr_d,
-                           betas=train.betas_d, momentum=train.sgd_momentum, capturable=capturable))
+                           betas=train.betas_d, momentum=train.sgd_momentum, lr_tensor=lr_tensors))
 
 
 def schedule_factor(config: Config, step: int, steps_per_epoch: int) -> float:
@@ -43,12 +49,22 @@ def schedule_factor(config: Config, step: int, steps_per_epoch: int) -> float:
     return 1.0
 
 
+def learning_rates(config: Config, *, step: int, steps_per_epoch: int, rollbacks: int
+                   ) -> tuple[float, float]:
+    """G's and D's rates at `step`: config rate x schedule x 0.5 per NaN rollback."""
+    factor = schedule_factor(config, step, steps_per_epoch) * 0.5 ** rollbacks
+    return config.train.lr_g * factor, config.train.lr_d * factor
+
+
 def set_learning_rates(config: Config, optimizer_g: torch.optim.Optimizer,
                        optimizer_d: torch.optim.Optimizer, *, step: int, steps_per_epoch: int,
                        rollbacks: int) -> None:
-    """The one place learning rates are set: config rate x schedule at `step` x 0.5 per NaN
-    rollback."""
-    factor = schedule_factor(config, step, steps_per_epoch) * 0.5 ** rollbacks
-    for optimizer, lr in ((optimizer_g, config.train.lr_g), (optimizer_d, config.train.lr_d)):
+    """The one place learning rates are set; a rate held in a tensor is filled in place (a
+    captured graph reads that tensor)."""
+    rates = learning_rates(config, step=step, steps_per_epoch=steps_per_epoch, rollbacks=rollbacks)
+    for optimizer, lr in zip((optimizer_g, optimizer_d), rates):
         for group in optimizer.param_groups:
-            group["lr"] = lr * factor
+            if isinstance(group["lr"], torch.Tensor):
+                group["lr"].fill_(lr)
+            else:
+                group["lr"] = lr

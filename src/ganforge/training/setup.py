@@ -3,6 +3,8 @@ and the speed switches that depend on them (CUDA graphs, torch.compile)."""
 
 from __future__ import annotations
 
+import dataclasses
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -15,6 +17,8 @@ from ganforge.data.sources import data_shape, load_data
 from ganforge.errors import ConfigError, GanforgeError
 from ganforge.models import build
 from ganforge.training.distributed import ONE_PROCESS, Ranks
+from ganforge.training.ema import Ema
+from ganforge.training.optim import optimizers
 from ganforge.training.options import StepOptions
 from ganforge.training.step import Gan
 
@@ -37,11 +41,41 @@ def resolve_device(name: str) -> torch.device:
     return torch.device(name)
 
 
-def uses_cuda_graphs(config: Config, device: torch.device, ranks: Ranks = ONE_PROCESS) -> bool:
-    """Graphs bake in the learning rate, so only constant schedules use them; not with several
-    processes (their gradient all-reduce runs outside the graph)."""
-    return (device.type == "cuda" and config.train.cuda_graphs and config.train.lr_schedule == "constant"
-            and not ranks.active and config.train.compile == "off")
+# torch.compile modes that capture CUDA graphs of their own (inside the whole-step graph they
+# cannot): with these the step runs eagerly around the compiled models.
+COMPILE_MODES_WITH_GRAPHS = ("reduce-overhead", "max-autotune")
+
+
+@dataclass(frozen=True, kw_only=True)
+class Speed:
+    """The speed switches of a run, decided once from the config, the device type and the process
+    count. `Speed.plan(config, "cuda")` on a CPU builds CUDA's choices there: how the tests trace
+    the step a GPU captures, without a GPU."""
+
+    device_type: str
+    cuda_graphs: bool  # replay the whole step (both updates, EMA) as one CUDA graph
+    compile: str  # torch.compile mode for G's and D's forward, or "off"
+    # Learning rates in device tensors, filled before each replay: a schedule under graphs.
+    lr_tensors: bool
+    cpu_kernels: bool  # ops.accelerate's CPU layer swaps (fused BatchNorm only without compile)
+
+    @classmethod
+    def plan(cls, config: Config, device_type: str, ranks: Ranks = ONE_PROCESS) -> Speed:
+        """Graphs on CUDA unless turned off, under several processes (their gradient all-reduce
+        runs outside the graph) or with a compile mode that makes graphs of its own."""
+        train = config.train
+        graphs = (device_type == "cuda" and train.cuda_graphs and not ranks.active
+                  and train.compile not in COMPILE_MODES_WITH_GRAPHS)
+        return cls(device_type=device_type, cuda_graphs=graphs, compile=train.compile,
+                   lr_tensors=graphs, cpu_kernels=device_type == "cpu")
+
+
+def tune_backends(device: torch.device) -> None:
+    """On CUDA: cuDNN picks the fastest convolution for the step's fixed shapes, and float32
+    matrix products use TF32 tensor cores (as cuDNN convolutions already do by default)."""
+    if device.type == "cuda":
+        torch.backends.cudnn.benchmark = True
+        torch.backends.cuda.matmul.allow_tf32 = True
 
 
 def compile_models(gan: Gan, mode: str) -> None:
@@ -62,13 +96,21 @@ def device_batches(config: Config, device: torch.device, ranks: Ranks) -> Device
         raise ConfigError(
             f"train.batch_size {train.batch_size} x {ranks.world_size} process(es) is more than the "
             f"{len(images)} training images; lower it or raise data.limit")
+    return batches_of(config, images, labels, device, ranks)
+
+
+def batches_of(config: Config, images: np.ndarray, labels: np.ndarray, device: torch.device,
+               ranks: Ranks = ONE_PROCESS) -> DeviceBatches:
+    """uint8 images (N, C, H, W) and their labels as the run's device batches."""
+    data, train = config.data, config.train
     # A memory-mapped folder cache (bigger than the memory budget) stays on disk; batches are
     # gathered from it and moved to the device one at a time.
     resident = not isinstance(images, np.memmap)
     return DeviceBatches(torch.from_numpy(images).to(device) if resident else torch.from_numpy(images),
                          torch.from_numpy(labels).to(device), train.batch_size, train.seed,
                          data.rotation_degrees, data.hflip, data.vflip, unit=data.scale == "unit",
-                         device=device, rank=ranks.rank, world_size=ranks.world_size)
+                         device=device, rank=ranks.rank, world_size=ranks.world_size,
+                         channels_last=train.channels_last)
 
 
 # Fewer held-out images than this measure nothing; a folder that small trains without evaluations.
@@ -89,8 +131,19 @@ def evaluation_interval(config: Config) -> tuple[int, str | None]:
     return every, None
 
 
-def networks(config: Config, device: torch.device, ranks: Ranks, options: StepOptions
-              ) -> tuple[torch.nn.Module, torch.nn.Module, dict[str, Any]]:
+def example_inputs(config: Config, device: torch.device, generator: bool
+                   ) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """A small batch of what G (z) or D (images) takes, with labels for a conditional model."""
+    channels, size, _ = data_shape(config.data)
+    batch = 8  # a multiple of any minibatch-std group
+    first = torch.zeros(batch, config.model.z_dim, device=device) if generator else \
+        torch.zeros(batch, channels, size, size, device=device)
+    labels = torch.zeros(batch, dtype=torch.long, device=device) if config.model.conditional else None
+    return first, labels
+
+
+def networks(config: Config, device: torch.device, ranks: Ranks, options: StepOptions, speed: Speed
+             ) -> tuple[torch.nn.Module, torch.nn.Module, dict[str, Any]]:
     """G and D built, placed and accelerated, and G's spec (to rebuild it from checkpoints)."""
     train = config.train
     built = build(config.model, data_shape(config.data))
@@ -100,9 +153,32 @@ def networks(config: Config, device: torch.device, ranks: Ranks, options: StepOp
         generator = torch.nn.SyncBatchNorm.convert_sync_batchnorm(generator)
         discriminator = torch.nn.SyncBatchNorm.convert_sync_batchnorm(discriminator)
     if train.channels_last:
-        generator.to(memory_format=torch.channels_last)
-        discriminator.to(memory_format=torch.channels_last)
-    fusable = train.compile == "off"  # torch.compile cannot trace the fused kernels
-    ops.accelerate(generator, device, fuse_batch_norm=fusable)
-    ops.accelerate(discriminator, device, fuse_batch_norm=fusable and not options.differentiates_d_twice)
+        for model, is_generator in ((generator, True), (discriminator, False)):
+            ops.to_channels_last(model, *example_inputs(config, device, is_generator))
+    if speed.cpu_kernels:
+        fusable = speed.compile == "off"  # torch.compile cannot trace the fused kernels
+        ops.accelerate(generator, device, fuse_batch_norm=fusable)
+        ops.accelerate(discriminator, device,
+                       fuse_batch_norm=fusable and not options.differentiates_d_twice)
     return generator, discriminator, built.generator_spec
+
+
+def build_gan(config: Config, device: torch.device, speed: Speed, ranks: Ranks = ONE_PROCESS
+              ) -> tuple[Gan, dict[str, Any]]:
+    """The networks, optimizers, EMA and step options a run trains with, as `speed` plans them,
+    and G's spec."""
+    train = config.train
+    options = StepOptions.from_config(config)
+    generator, discriminator, generator_spec = networks(config, device, ranks, options, speed)
+    optimizer_g, optimizer_d = optimizers(config, generator, discriminator, lr_tensors=speed.lr_tensors)
+    # One D call on real and fake stacked: fewer, larger kernels on the CPU.
+    joint = speed.cpu_kernels and speed.compile == "off" and ops.joins_batches(discriminator)
+    gan = Gan(generator=generator, discriminator=discriminator, optimizer_g=optimizer_g,
+              optimizer_d=optimizer_d,
+              options=dataclasses.replace(options, joint_discriminator=joint),
+              ema=Ema(generator, train.ema_half_life, train.batch_size * ranks.world_size,
+                      rampup=train.ema_rampup) if train.ema_half_life else None,
+              sync_gradients=ranks.average_gradients if ranks.active else None)
+    if speed.compile != "off":
+        compile_models(gan, speed.compile)
+    return gan, generator_spec

@@ -20,6 +20,14 @@ if TYPE_CHECKING:
 IMPLEMENTATION_FLAGS = ("fused", "capturable", "foreach")
 
 
+def _portable(optimizer: torch.optim.Optimizer) -> dict[str, Any]:
+    """An optimizer's state dict with its learning rates as numbers: a rate held in a device
+    tensor (CUDA graphs) would load only where that device exists."""
+    saved = optimizer.state_dict()
+    return {**saved, "param_groups": [{**group, "lr": float(group["lr"])}
+                                      for group in saved["param_groups"]]}
+
+
 def checkpoint_state(trainer: Trainer, step: int, epoch_stats: torch.Tensor) -> dict[str, Any]:
     """Unwrapped modules, both optimizers, every RNG, the step and G's constructor arguments."""
     gan = trainer.gan
@@ -34,8 +42,8 @@ def checkpoint_state(trainer: Trainer, step: int, epoch_stats: torch.Tensor) -> 
         "discriminator": {"state_dict": gan.discriminator.state_dict()},
         **({"generator_ema": {"state_dict": gan.ema.model.state_dict(),
                               "images_seen": gan.ema.images_seen.item()}} if gan.ema else {}),
-        "optimizer_g": gan.optimizer_g.state_dict(),
-        "optimizer_d": gan.optimizer_d.state_dict(),
+        "optimizer_g": _portable(gan.optimizer_g),
+        "optimizer_d": _portable(gan.optimizer_d),
         "rng": rng_state(),
         "best_fid": trainer.best_fid,
         "rollbacks": trainer.rollbacks,
@@ -43,9 +51,11 @@ def checkpoint_state(trainer: Trainer, step: int, epoch_stats: torch.Tensor) -> 
 
 
 def _load_optimizer(optimizer: torch.optim.Optimizer, saved: dict[str, Any]) -> None:
-    """Load an optimizer's state but keep how this process runs it (fused on a CPU, capturable
-    for CUDA graphs): a checkpoint written on a GPU resumes on a CPU, and back."""
+    """Load an optimizer's state but keep how this process runs it (fused, capturable, a rate
+    held in a device tensor that a CUDA graph reads; its value is set after loading): a
+    checkpoint written on a GPU resumes on a CPU, and back."""
     flags = [{key: group[key] for key in IMPLEMENTATION_FLAGS if key in group}
+             | ({"lr": group["lr"]} if isinstance(group["lr"], torch.Tensor) else {})
              for group in optimizer.param_groups]
     optimizer.load_state_dict(saved)
     for group, kept in zip(optimizer.param_groups, flags):

@@ -7,7 +7,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import math
 import signal
 import time
@@ -18,7 +17,6 @@ from typing import Any
 import torch
 from tqdm.auto import tqdm  # a widget in Jupyter, text in a terminal
 
-from ganforge import ops
 from ganforge.config import Config, dump_yaml
 from ganforge.data.loader import DeviceBatches
 from ganforge.errors import GanforgeError, TrainingDiverged
@@ -32,18 +30,16 @@ from ganforge.runs import RunDir, checkpoint
 from ganforge.training import state
 from ganforge.training.distributed import ONE_PROCESS, Ranks
 from ganforge.training.distributed import start as start_ranks
-from ganforge.training.ema import Ema
 from ganforge.training.health import HealthMonitor
-from ganforge.training.optim import optimizers, set_learning_rates
-from ganforge.training.options import StepOptions
+from ganforge.training.optim import learning_rates, set_learning_rates
 from ganforge.training.rng import seed_everything
 from ganforge.training.setup import (
-    compile_models,
+    Speed,
+    build_gan,
     device_batches,
     evaluation_interval,
-    networks,
     resolve_device,
-    uses_cuda_graphs,
+    tune_backends,
 )
 from ganforge.training.signals import StopRequests
 from ganforge.training.step import STAT_NAMES, Gan, gan_state, train_step
@@ -67,10 +63,10 @@ class Trainer:
     """Everything a run needs in memory, built before anything is written, and the loop."""
 
     def __init__(self, *, config: Config, device: torch.device, batches: DeviceBatches, gan: Gan,
-                 generator_spec: dict[str, Any], fixed_noise: torch.Tensor,
+                 speed: Speed, generator_spec: dict[str, Any], fixed_noise: torch.Tensor,
                  ranks: Ranks = ONE_PROCESS, health: HealthMonitor | None = None,
                  eval_every: int = 0, no_evaluation_reason: str | None = None):
-        self.config, self.device, self.batches, self.gan = config, device, batches, gan
+        self.config, self.device, self.batches, self.gan, self.speed = config, device, batches, gan, speed
         self.eval_every, self.no_evaluation_reason = eval_every, no_evaluation_reason
         self.generator_spec = generator_spec  # name + constructor arguments: rebuilds G alone
         self.fixed_noise, self.ranks, self.health = fixed_noise, ranks, health
@@ -92,25 +88,15 @@ class Trainer:
         seed_everything(train.seed)
         batches = device_batches(config, device, ranks)
         eval_every, no_evaluation_reason = evaluation_interval(config)
-        options = StepOptions.from_config(config)
-        generator, discriminator, generator_spec = networks(config, device, ranks, options)
-        optimizer_g, optimizer_d = optimizers(config, generator, discriminator,
-                                              capturable=uses_cuda_graphs(config, device, ranks))
-        joint = device.type == "cpu" and train.compile == "off" and ops.joins_batches(discriminator)
-        gan = Gan(generator=generator, discriminator=discriminator, optimizer_g=optimizer_g,
-                  optimizer_d=optimizer_d,
-                  options=dataclasses.replace(options, joint_discriminator=joint),
-                  ema=Ema(generator, train.ema_half_life, train.batch_size * ranks.world_size,
-                          rampup=train.ema_rampup) if train.ema_half_life else None,
-                  sync_gradients=ranks.average_gradients if ranks.active else None)
-        if train.compile != "off":
-            compile_models(gan, train.compile)
+        speed = Speed.plan(config, device.type, ranks)
+        tune_backends(device)
+        gan, generator_spec = build_gan(config, device, speed, ranks)
         if ranks.rank:  # per-rank augmentation and dropout streams, derived from the base seed
             seed_everything(train.seed + 1009 * ranks.rank)
         # Its own generator: the grid's noise is the same however the run is split or resumed.
         noise_rng = torch.Generator().manual_seed(train.seed)
         fixed_noise = torch.randn(train.num_samples, config.model.z_dim, generator=noise_rng).to(device)
-        return cls(config=config, device=device, batches=batches, gan=gan,
+        return cls(config=config, device=device, batches=batches, gan=gan, speed=speed,
                    generator_spec=generator_spec, fixed_noise=fixed_noise, ranks=ranks,
                    health=HealthMonitor(config) if train.health else None,
                    eval_every=eval_every, no_evaluation_reason=no_evaluation_reason)
@@ -176,7 +162,7 @@ class Trainer:
         self.gan.generator.train()
         self.gan.discriminator.train()
         graphed = GraphedStep(self._graphable_step, state=lambda: gan_state(self.gan)) \
-            if uses_cuda_graphs(self.config, self.device, self.ranks) else None
+            if self.speed.cuda_graphs else None
         # Interval averages run across epoch ends (log_every need not divide an epoch).
         interval_stats, stopping = torch.zeros_like(epoch_stats), False
         with StopRequests() as stop:
@@ -270,10 +256,10 @@ class Trainer:
         interval_stats.zero_()
         if not self.ranks.main:
             return dict(zip(STAT_NAMES, averages))
+        lr_g, lr_d = learning_rates(self.config, step=step - 1, rollbacks=self.rollbacks,
+                                    steps_per_epoch=self.batches.steps_per_epoch)
         record = {"event": "interval", "epoch": epoch + 1, "step": step,
-                  **dict(zip(STAT_NAMES, averages)),
-                  "lr_g": self.gan.optimizer_g.param_groups[0]["lr"],
-                  "lr_d": self.gan.optimizer_d.param_groups[0]["lr"]}
+                  **dict(zip(STAT_NAMES, averages)), "lr_g": lr_g, "lr_d": lr_d}
         run_dir.append_metrics(record)
         run_dir.log_scalars({f"interval/{key}": value for key, value in record.items()
                              if key not in ("event", "epoch", "step")}, step)
