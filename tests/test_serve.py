@@ -155,3 +155,12 @@ def test_the_page_in_headless_chromium(conditional_server):
         page.screenshot(path=str(ARTIFACTS / "serve-page.png"), full_page=True)
     # The 400 above is logged by Chromium as a failed resource load; nothing else may be.
     assert [problem for problem in problems if "400" not in problem] == []
+
+
+@pytest.mark.parametrize("port", ["99999", "-1"])
+def test_a_port_out_of_range_is_one_line_and_exit_code_2(tiny_run, port, capsys):
+    from ganforge.cli import main
+
+    assert main(["serve", str(tiny_run), "--port", port]) == 2
+    error = capsys.readouterr().err.strip().splitlines()
+    assert error == [f"ganforge: error: --port must be between 0 and 65535 (0 picks a free one), got {port}"]

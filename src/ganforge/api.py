@@ -607,6 +607,8 @@ def serve(source: str | Path | Run, *, host: str = "127.0.0.1", port: int = 7860
     """The sampling web page's server (not yet serving: call `.serve_forever()`)."""
     from ganforge.serve import make_server
 
+    if not 0 <= port <= 65535:
+        raise ConfigError(f"--port must be between 0 and 65535 (0 picks a free one), got {port}")
     return make_server(Path(source.root if isinstance(source, Run) else source), host, port, ema=ema)
 
 
