@@ -8,6 +8,10 @@ ganforge's step does), so the script also prints ganforge's arithmetic rate agai
 machine's own float32 matrix-product peak, measured in the same run: a short best-of timing in
 every round, between the two sides, so the peak is read at the speed the VM had for them.
 
+ganforge's side is the step `ganforge train` runs (`Trainer.train_step`: one CUDA graph per step
+on a GPU). On a GPU the script also measures TF32 and bf16 matrix-product peaks (tensor cores)
+and states the step's share of each beside the float32 one.
+
 The notebook side is the course notebook's loop as written: a torchvision DataLoader applying
 PIL RandomRotation + ToTensor image by image, G run forward twice per iteration, a D step on the
 non-detached fake (so G's graph is backpropagated twice), PyTorch's default Adam, and `.item()`
@@ -17,6 +21,7 @@ every step.
 from __future__ import annotations
 
 import argparse
+import itertools
 import platform
 import statistics
 import time
@@ -33,7 +38,7 @@ from ganforge.data.sources import data_shape
 from ganforge.models import build
 from ganforge.models.layers import balanced_labels
 from ganforge.summary import summarize
-from ganforge.training.step import STAT_NAMES, train_step
+from ganforge.training.step import STAT_NAMES
 from ganforge.training.trainer import Trainer
 
 
@@ -63,7 +68,7 @@ def notebook_steps(trainer):
     optimizer_d = torch.optim.Adam(discriminator.parameters(), lr=train.lr_d, betas=train.betas_d)
     loader = DataLoader(PilMnist(trainer.batches.images, config.data.rotation_degrees),
                         batch_size=config.train.batch_size, shuffle=True, drop_last=True)
-    batches = iter(loader)
+    batches = (batch for _ in itertools.count() for batch in loader)  # epoch after epoch
 
     def one_step():
         real, _ = next(batches)
@@ -89,22 +94,14 @@ def notebook_steps(trainer):
 
 
 def ganforge_steps(trainer):
-    config, gan = trainer.config, trainer.gan
-    batches = trainer.batches
-
-    def iterate():
-        epoch = 0
-        while True:
-            yield from batches.epoch(epoch)
-            epoch += 1
-
-    stream = iterate()
+    """The step `ganforge train` runs, batch after batch, its stats summed on the device."""
+    batches = (batch for epoch in itertools.count() for batch in trainer.batches.epoch(epoch))
     stats = torch.zeros(len(STAT_NAMES), device=trainer.device)
+    steps = itertools.count()
 
     def one_step():
-        real_images, _ = next(stream)
-        z = torch.randn(config.train.batch_size, config.model.z_dim, device=trainer.device)
-        stats.add_(train_step(gan, real_images, z))
+        real_images, labels = next(batches)
+        stats.add_(trainer.train_step(next(steps), real_images, labels))
 
     return one_step
 
@@ -131,21 +128,36 @@ def cpu_model() -> str:
     return platform.processor() or platform.machine()
 
 
-def matmul_peak(device: torch.device, size: int = 2048, seconds: float = 0.5) -> float:
-    """FLOP/s of a float32 size x size matrix product (MKL on the CPU): the best of repeated
-    one-product timings over `seconds`, after one warm-up product."""
-    a, b = (torch.randn(size, size, device=device) for _ in range(2))
-    torch.mm(a, b)
-    best, deadline = 0.0, time.perf_counter() + seconds
-    while time.perf_counter() < deadline:
-        if device.type == "cuda":
-            torch.cuda.synchronize()
-        started = time.perf_counter()
+def matmul_peak(device: torch.device, dtype: torch.dtype = torch.float32, tf32: bool = False,
+                size: int = 2048, seconds: float = 0.5) -> float:
+    """FLOP/s of a size x size matrix product in `dtype` (`tf32`: float32 on tensor cores): the
+    best of repeated one-product timings over `seconds`, after one warm-up product."""
+    a, b = (torch.randn(size, size, device=device, dtype=dtype) for _ in range(2))
+    allowed = torch.backends.cuda.matmul.allow_tf32
+    torch.backends.cuda.matmul.allow_tf32 = tf32
+    try:
         torch.mm(a, b)
-        if device.type == "cuda":
-            torch.cuda.synchronize()
-        best = max(best, 2 * size**3 / (time.perf_counter() - started))
+        best, deadline = 0.0, time.perf_counter() + seconds
+        while time.perf_counter() < deadline:
+            if device.type == "cuda":
+                torch.cuda.synchronize()
+            started = time.perf_counter()
+            torch.mm(a, b)
+            if device.type == "cuda":
+                torch.cuda.synchronize()
+            best = max(best, 2 * size**3 / (time.perf_counter() - started))
+    finally:
+        torch.backends.cuda.matmul.allow_tf32 = allowed
     return best
+
+
+def peaks(device: torch.device) -> dict[str, float]:
+    """Matrix-product peaks in FLOP/s: float32, and on a GPU TF32 and bf16 (tensor cores; at
+    4096, a size that fills them)."""
+    if device.type != "cuda":
+        return {"float32": matmul_peak(device)}
+    return {"float32": matmul_peak(device, size=4096), "tf32": matmul_peak(device, tf32=True, size=4096),
+            "bf16": matmul_peak(device, torch.bfloat16, size=4096)}
 
 
 def step_flops_per_image(config) -> float:
@@ -163,7 +175,7 @@ def step_flops_per_image(config) -> float:
     return 2 * (3 * macs_g + 8 * macs_d)
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--preset", action="append",
                         help="default: mnist-course (course DCGAN, batch 128, rotation 20), mnist-mlp")
@@ -172,34 +184,42 @@ def main() -> None:
                         help="alternating rounds per side; the median is reported")
     parser.add_argument("--warmup", type=int, default=5)
     parser.add_argument("--device", default="cpu")
-    args = parser.parse_args()
+    parser.add_argument("--data-dir", help="where the MNIST files are (default: searched)")
+    parser.add_argument("--limit", type=int, default=0,
+                        help="train on the first N images (a quick check; 0: all)")
+    args = parser.parse_args(argv)
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, device {args.device}, "
           f"{torch.cuda.get_device_name() if args.device == 'cuda' else cpu_model()}")
     for preset in args.preset or ["mnist-course", "mnist-mlp"]:
-        device = ("train.device", args.device)
+        common = [("train.device", args.device), ("data.limit", args.limit),
+                  *([("data.path", args.data_dir)] if args.data_dir else [])]
         # The notebook used PyTorch's default (contiguous) memory format.
         reference_trainer = Trainer.from_config(load_config(preset, overrides=[
-            device, ("train.channels_last", False)]))
-        trainer = Trainer.from_config(load_config(preset, overrides=[device]))
+            *common, ("train.channels_last", False)]))
+        trainer = Trainer.from_config(load_config(preset, overrides=common))
         batch = trainer.config.train.batch_size
         sides = {"notebook": notebook_steps(reference_trainer), "ganforge": ganforge_steps(trainer)}
         rates: dict[str, list[float]] = {name: [] for name in sides}
-        peaks: list[float] = []
+        measured: list[dict[str, float]] = []
         for one_step in sides.values():
             for _ in range(args.warmup):
                 one_step()
         for _ in range(args.rounds):
             for name, one_step in sides.items():
                 rates[name].append(images_per_second(one_step, args.steps, batch, trainer.device))
-            peaks.append(matmul_peak(trainer.device))
+            measured.append(peaks(trainer.device))
         reference, ours = statistics.median(rates["notebook"]), statistics.median(rates["ganforge"])
+        graphed = " (one CUDA graph a step)" if trainer.graphed is not None else ""
         print(f"{preset:14s} batch {batch:4d}  notebook loop {reference:8.0f} img/s  "
-              f"ganforge {ours:8.0f} img/s  ratio {ours / reference:5.2f}x  "
+              f"ganforge{graphed} {ours:8.0f} img/s  ratio {ours / reference:5.2f}x  "
               f"(medians of {args.rounds} alternating rounds of {args.steps} steps)")
-        achieved, peak = ours * step_flops_per_image(trainer.config), statistics.median(peaks)
-        print(f"{'':14s} ganforge {achieved / 1e9:.1f} GFLOP/s = {achieved / peak:.0%} of this machine's "
-              f"matrix-product peak, {peak / 1e9:.0f} GFLOP/s (float32 2048 x 2048, median over the "
-              "rounds of a 0.5 s best; direct-convolution FLOPs: Toom-Cook layers do less arithmetic)")
+        achieved = ours * step_flops_per_image(trainer.config)
+        shares = ", ".join(
+            f"{achieved / peak:.1%} of {kind} {peak / 1e12:.1f} TFLOP/s"
+            for kind, peak in ((kind, statistics.median(m[kind] for m in measured)) for kind in measured[0]))
+        print(f"{'':14s} ganforge {achieved / 1e9:.1f} GFLOP/s = {shares} (this device's matrix-product "
+              "peaks, medians over the rounds of a 0.5 s best; direct-convolution FLOPs: Toom-Cook "
+              "layers do less arithmetic)")
 
 
 if __name__ == "__main__":

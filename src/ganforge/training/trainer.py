@@ -73,6 +73,9 @@ class Trainer:
         self.best_fid = math.inf
         self.rollbacks = 0  # NaN rollbacks so far; each halves the learning rates
         self._noise_rng = torch.Generator(device=device)
+        # The step as one CUDA graph per variant, captured on first use.
+        self.graphed = GraphedStep(self._graphable_step, state=lambda: gan_state(self.gan)) \
+            if speed.cuda_graphs else None
 
     @classmethod
     def from_config(cls, config: Config, ranks: Ranks = ONE_PROCESS) -> Trainer:
@@ -125,6 +128,23 @@ class Trainer:
                         generator=self._noise_rng, device=self.device)
         return z[rank * batch_size:(rank + 1) * batch_size]
 
+    def train_step(self, step: int, real_images: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+        """Training step `step` on a batch (graphed where the plan says); returns its stats."""
+        if self.config.train.lr_schedule != "constant":
+            self.set_learning_rates(step)
+        if not self.gan.generator.num_classes:
+            labels = None
+        elif self.config.model.d_minibatch_std:
+            # One class per minibatch-std group (fakes get these labels too), so D can see a
+            # class drawn one way; the order of a batch changes nothing else.
+            order = labels.argsort(stable=True)
+            real_images, labels = real_images[order], labels[order]
+        inputs = (real_images, self.noise(step), labels)
+        variant = ((step + 1) % self.config.train.d_steps == 0, self.gan.options.regularizes(step))
+        if self.graphed is None:
+            return train_step(self.gan, *inputs, *variant)
+        return self.graphed(*inputs, variant=variant)
+
     def set_learning_rates(self, step: int) -> None:
         set_learning_rates(self.config, self.gan.optimizer_g, self.gan.optimizer_d, step=step,
                            steps_per_epoch=self.batches.steps_per_epoch, rollbacks=self.rollbacks)
@@ -138,6 +158,8 @@ class Trainer:
         """Load a checkpoint into the trainer; returns (step, epoch_stats) to `fit` from."""
         step, epoch_stats = state.restore(self, saved, source)
         self.set_learning_rates(step)
+        if self.graphed is not None:
+            self.graphed.invalidate()  # the optimizers hold new state tensors
         return step, epoch_stats
 
     def fit(self, run_dir: RunDir, step: int = 0, epoch_stats: torch.Tensor | None = None,
@@ -161,8 +183,6 @@ class Trainer:
         deadline = time.monotonic() + 60 * minutes if minutes else math.inf
         self.gan.generator.train()
         self.gan.discriminator.train()
-        graphed = GraphedStep(self._graphable_step, state=lambda: gan_state(self.gan)) \
-            if self.speed.cuda_graphs else None
         # Interval averages run across epoch ends (log_every need not divide an epoch).
         interval_stats, stopping = torch.zeros_like(epoch_stats), False
         with StopRequests() as stop:
@@ -171,7 +191,7 @@ class Trainer:
 
             while step < self.total_steps and not stopping:
                 step, epoch_stats, stopping = self._epoch(run_dir, step, epoch_stats, interval_stats,
-                                                          graphed, wants_stop, log, progress)
+                                                          wants_stop, log, progress)
         run_dir.close()
         self.ranks.barrier()  # no rank exits (and makes torchrun stop the others) before rank 0 wrote
         # A rank stopped because another one was signalled reports SIGTERM, so all exit alike.
@@ -180,7 +200,7 @@ class Trainer:
         return Outcome(step, signal_number)
 
     def _epoch(self, run_dir: RunDir, step: int, epoch_stats: torch.Tensor,
-               interval_stats: torch.Tensor, graphed: GraphedStep | None,
+               interval_stats: torch.Tensor,
                wants_stop: Callable[[], bool], log: Callable[[str], None], progress: bool
                ) -> tuple[int, torch.Tensor, bool]:
         """Train the rest of one epoch (or until a stop); returns (step, epoch_stats, stopping)."""
@@ -195,19 +215,7 @@ class Trainer:
         bar = tqdm(total=steps_per_epoch, initial=start, desc=f"epoch {epoch + 1}", leave=False,
                    dynamic_ncols=True, disable=None if ranks.main and progress else True)
         for real_images, labels in batches.epoch(epoch, start):
-            if train.lr_schedule != "constant":
-                self.set_learning_rates(step)
-            if not self.gan.generator.num_classes:
-                labels = None
-            elif self.config.model.d_minibatch_std:
-                # One class per minibatch-std group (fakes get these labels too), so D can see a
-                # class drawn one way; the order of a batch changes nothing else.
-                order = labels.argsort(stable=True)
-                real_images, labels = real_images[order], labels[order]
-            inputs = (real_images, self.noise(step), labels)
-            variant = ((step + 1) % train.d_steps == 0, self.gan.options.regularizes(step))
-            step_stats = train_step(self.gan, *inputs, *variant) if graphed is None \
-                else graphed(*inputs, variant=variant)
+            step_stats = self.train_step(step, real_images, labels)
             epoch_stats += step_stats
             interval_stats += step_stats
             step += 1
@@ -215,8 +223,6 @@ class Trainer:
             if step % check_every == 0 and not _finite(ranks.mean(epoch_stats)):
                 bar.close()
                 step, epoch_stats = self._diverged(run_dir, step, exact=check_every == 1, log=log)
-                if graphed is not None:
-                    graphed.invalidate()  # the optimizers hold new state tensors
                 return step, epoch_stats, False
             if step % train.log_every == 0:
                 record = self._interval(run_dir, interval_stats, epoch, step, log)
@@ -368,8 +374,8 @@ class Trainer:
                   ) -> tuple[int, torch.Tensor]:
         """Reload the last checkpoint with the learning rates halved once more."""
         rollbacks = self.rollbacks + 1
-        step, epoch_stats = state.restore(self, checkpoint.load(run_dir.last_checkpoint),
-                                          str(run_dir.last_checkpoint))
+        step, epoch_stats = self.restore(checkpoint.load(run_dir.last_checkpoint),
+                                         str(run_dir.last_checkpoint))
         self.rollbacks = rollbacks
         self.set_learning_rates(step)
         if self.ranks.main:
