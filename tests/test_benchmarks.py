@@ -2,6 +2,9 @@
 would otherwise surface only when someone reruns a table)."""
 
 import importlib.util
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -32,3 +35,34 @@ def test_throughput_runs_past_an_epoch_on_both_sides(monkeypatch, capsys):
     lines = capsys.readouterr().out.splitlines()
     assert lines[1].startswith("mnist-mlp") and "ratio" in lines[1], lines
     assert "of float32" in lines[2], lines
+
+
+@pytest.mark.parametrize("section", ["ceilings", "sync", "agreement", "steps"])
+def test_the_gpu_checks_in_process_parts_run_on_the_cpu(section, monkeypatch, capsys):
+    """gpu_check.py's sections at toy sizes on the CPU (no capture there): they run and print
+    their result lines, so a lent GPU's few minutes are not spent finding a typo."""
+    monkeypatch.syspath_prepend(str(BENCHMARKS[0].parent))
+    import gpu_check
+
+    gpu_check.main([section, "--device", "cpu", "--quick", "--presets", "mnist-cgan"])
+    out = capsys.readouterr().out
+    expected = {"ceilings": "matmul peaks: float32", "sync": "sync mnist-cgan: ok",
+                "agreement": "within 1e-4", "steps": "step bf16 batch 64"}[section]
+    assert expected in out, out
+
+
+@pytest.mark.slow
+def test_the_gpu_acceptance_script_runs_dry_on_the_cpu(tmp_path):
+    """benchmarks/gpu_check.sh end to end on the CPU at toy sizes: every part leaves its line in
+    the summary, none fails."""
+    script = BENCHMARKS[0].parent / "gpu_check.sh"
+    env = {**os.environ, "GPU_CHECK_DEVICE": "cpu", "GPU_CHECK_QUICK": "1", "GPU_CHECK_EPOCHS": "2",
+           "GPU_CHECK_PRESETS": "mnist-dcgan", "PYTHON": sys.executable}
+    subprocess.run(["bash", str(script), str(tmp_path)], env=env, check=True, capture_output=True,
+                   timeout=600)
+    summary = (tmp_path / "summary.txt").read_text()
+    for part in ("ceilings: matmul", "tests: 1 passed", "sync: sync mnist-dcgan: ok", "agreement:",
+                 "steps: step fp32", "default: exit 0", "compile: left out", "presets: preset mnist-dcgan",
+                 "throughput: mnist-dcgan"):
+        assert part in summary, summary
+    assert "exit 1" not in summary and "FAILED" not in summary, summary
