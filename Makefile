@@ -3,14 +3,16 @@ VENV ?= .venv
 PYTHON ?= python3
 BIN := $(VENV)/bin
 # The versions this project is tested with; pip takes them from a local wheel cache when present.
+# `make install TORCH= VENV_ARGS=--system-site-packages` keeps a torch already installed (a CUDA build).
 TORCH ?= torch==2.14.1 torchvision==0.29.1
+VENV_ARGS ?=
 DEMO_EPOCHS ?= 3
 
 .PHONY: install demo test test-fast lint
 
 $(BIN)/ganforge: pyproject.toml
-	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install -q --disable-pip-version-check $(TORCH)
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV_ARGS) $(VENV)
+	$(if $(strip $(TORCH)),$(BIN)/python -m pip install -q --disable-pip-version-check $(TORCH))
 	$(BIN)/python -m pip install -q --disable-pip-version-check -e '.[dev]'
 	touch $@
 
