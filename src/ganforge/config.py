@@ -51,6 +51,9 @@ class ModelConfig:
     # dcgan, mlp: none)
     d_image_batch_norm: bool | None = None
     d_minibatch_std: int = 0  # minibatch std feature before D's last layer, over groups of N (0: off)
+    # How G's and D's weights start: dcgan, course (the notebook's: BatchNorm weights N(0, 0.02)),
+    # pytorch (PyTorch's defaults), xavier, kaiming, orthogonal; None: the model's own
+    init: str | None = None
 
 
 @dataclass
@@ -68,6 +71,9 @@ class LossConfig:
     # weight of D's self-supervised reconstruction loss, for models whose D has decoders
     # (fastgan); None: 1 for those, 0 for the rest
     reconstruction: float | None = None
+    # D's loss is the mean of its real and fake terms, as the course notebook and the exercise
+    # optimise and print it (false: their sum, the DCGAN paper's)
+    d_loss_mean: bool = False
 
 
 @dataclass
@@ -88,6 +94,8 @@ class TrainConfig:
     lr_step_epochs: int = 10  # for "step": multiply by lr_gamma every this many epochs
     lr_gamma: float = 0.1
     d_steps: int = 1  # discriminator (critic) steps per generator step
+    # The G step draws new z (the course notebook) instead of reusing the D step's fakes
+    g_fresh_noise: bool = False
     ema_half_life: int = 0  # generator EMA half-life in images (0: off); used by sample/evaluate
     # Early on the half-life is this times the images seen (stylegan2-ada's ema_rampup; 0: off),
     # so a short run's EMA is not a washed-out average of its first weights.
@@ -312,7 +320,7 @@ def validate(config: Config) -> None:
     from ganforge.data.sources import DATASETS, data_shape
     from ganforge.losses import LOSSES
     from ganforge.models import MODELS
-    from ganforge.models.layers import CONDITIONINGS
+    from ganforge.models.layers import CONDITIONINGS, INITS
 
     data, model, loss, train = config.data, config.model, config.loss, config.train
     dataset = DATASETS.get(data.name)
@@ -337,6 +345,8 @@ def validate(config: Config) -> None:
         _require(getattr(model, name) >= 1, f"model.{name} must be >= 1, got {getattr(model, name)}")
     _require(model.conditioning in CONDITIONINGS,
              f"model.conditioning must be one of {', '.join(CONDITIONINGS)}, got {model.conditioning!r}")
+    _require(model.init is None or model.init in INITS,
+             f"model.init must be one of {', '.join(INITS)} (or unset: the model's own), got {model.init!r}")
     _require(model.d_minibatch_std >= 0,
              f"model.d_minibatch_std is a group size (4 is usual; 0: off), got {model.d_minibatch_std}")
     _require(model.d_dropout is None or 0 <= model.d_dropout < 1,

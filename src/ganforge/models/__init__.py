@@ -15,7 +15,7 @@ from typing import Any
 from torch import nn
 
 from ganforge.models import dcgan, dcgan28, fastgan, mlp
-from ganforge.models.layers import with_spectral_norm, without_batch_norm
+from ganforge.models.layers import initialize, with_spectral_norm, without_batch_norm
 from ganforge.registry import Registry
 
 
@@ -53,10 +53,12 @@ def build_generator(name: str, **kwargs) -> nn.Module:
 
 
 def build_discriminator(name: str, spectral_norm: bool = False, batch_norm: bool = True,
-                        **kwargs) -> nn.Module:
+                        init: str | None = None, **kwargs) -> nn.Module:
     discriminator = MODELS.get(name).discriminator(**kwargs)
     if not batch_norm:
         without_batch_norm(discriminator)
+    if init:  # (before spectral norm, which makes the weights it normalises computed)
+        initialize(discriminator, init)
     if spectral_norm:
         with_spectral_norm(discriminator)
     return discriminator
@@ -92,5 +94,8 @@ class Built:
 def build(model, shape: tuple[int, int, int]) -> Built:
     """G and D of a model config (`config.model`) for data of shape (channels, size, classes)."""
     generator_spec, discriminator_kwargs = model_arguments(model, shape)
-    return Built(build_generator(model.name, **generator_spec["kwargs"]),
-                 build_discriminator(model.name, **discriminator_kwargs), generator_spec)
+    generator = build_generator(model.name, **generator_spec["kwargs"])
+    if model.init:
+        initialize(generator, model.init)
+    return Built(generator, build_discriminator(model.name, init=model.init, **discriminator_kwargs),
+                 generator_spec)

@@ -3,18 +3,67 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 import torch
 from torch import nn
 
+CONVOLUTIONS = (nn.Conv2d, nn.ConvTranspose2d)
+NORMS = (nn.BatchNorm2d, nn.BatchNorm1d)
+
 
 def dcgan_init(module: nn.Module) -> None:
     """DCGAN initialisation (Radford et al.): conv weights N(0, 0.02), BatchNorm N(1, 0.02), bias 0."""
-    if isinstance(module, (nn.Conv2d, nn.ConvTranspose2d)):
+    if isinstance(module, CONVOLUTIONS):
         nn.init.normal_(module.weight, 0.0, 0.02)
-    elif isinstance(module, (nn.BatchNorm2d, nn.BatchNorm1d)) and module.affine:
+    elif isinstance(module, NORMS) and module.affine:
         nn.init.normal_(module.weight, 1.0, 0.02)
         nn.init.zeros_(module.bias)
+
+
+def course_init(module: nn.Module) -> None:
+    """The course notebook's weights_init: conv weights N(0, 0.02), and BatchNorm weights
+    N(0, 0.02) too (not around 1), biases 0."""
+    if isinstance(module, CONVOLUTIONS):
+        nn.init.normal_(module.weight, 0.0, 0.02)
+    elif isinstance(module, NORMS) and module.affine:
+        nn.init.normal_(module.weight, 0.0, 0.02)
+        nn.init.zeros_(module.bias)
+
+
+def pytorch_init(module: nn.Module) -> None:
+    """PyTorch's own initialisation of each layer (Kaiming-uniform weights; BatchNorm 1 and 0)."""
+    if isinstance(module, (*CONVOLUTIONS, nn.Linear, *NORMS, nn.Embedding)):
+        module.reset_parameters()
+
+
+def _weight_init(fill: Callable[[torch.Tensor], object]) -> Callable[[nn.Module], None]:
+    """An initialisation that fills conv and linear weights with `fill`, zeroes their biases and
+    sets BatchNorm to 1 and 0."""
+    def init(module: nn.Module) -> None:
+        if isinstance(module, (*CONVOLUTIONS, nn.Linear)):
+            fill(module.weight)
+            if module.bias is not None:
+                nn.init.zeros_(module.bias)
+        elif isinstance(module, NORMS) and module.affine:
+            nn.init.ones_(module.weight)
+            nn.init.zeros_(module.bias)
+    return init
+
+
+# model.init: how G's and D's weights start (the experiments report compares them); unset, each
+# model keeps its own (DCGAN's for the conv models, PyTorch's for mlp).
+INITS = {"dcgan": dcgan_init, "course": course_init, "pytorch": pytorch_init,
+         "xavier": _weight_init(nn.init.xavier_normal_),
+         "kaiming": _weight_init(lambda weight: nn.init.kaiming_normal_(weight, a=0.2,
+                                                                        nonlinearity="leaky_relu")),
+         "orthogonal": _weight_init(nn.init.orthogonal_)}
+
+
+def initialize(model: nn.Module, name: str) -> nn.Module:
+    """Re-initialise every layer of `model` by INITS[name], in module order."""
+    model.apply(INITS[name])
+    return model
 
 
 CONDITIONINGS = ("cbn", "input")

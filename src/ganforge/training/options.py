@@ -32,6 +32,8 @@ class StepOptions:
     instance_noise: float = 0.0  # std of Gaussian noise on every D input (0: off)
     mode_seeking: float = 0.0  # weight of the mode-seeking term in G's loss (0: off)
     reconstruction: float = 0.0  # weight of D's self-supervised reconstruction loss (0: off)
+    d_loss_mean: bool = False  # D's loss: the mean of its real and fake terms, not their sum
+    fresh_noise: bool = False  # the G step draws new z instead of reusing the D step's fakes
     diffaugment: str = ""  # DiffAugment policy, applied to real and fake D inputs alike
     autocast_dtype: torch.dtype | None = None  # bf16: forward passes under autocast
     # D takes real and fake images in one call (ops.discriminate_pair); the same function.
@@ -44,7 +46,8 @@ class StepOptions:
                    fake_label=loss.fake_label, gp_weight=loss.gp_weight, r1_weight=loss.r1_weight,
                    r1_every=loss.r1_every,
                    instance_noise=loss.instance_noise, mode_seeking=loss.mode_seeking,
-                   reconstruction=reconstruction_weight(config),
+                   reconstruction=reconstruction_weight(config), d_loss_mean=loss.d_loss_mean,
+                   fresh_noise=config.train.g_fresh_noise,
                    diffaugment=config.train.diffaugment,
                    autocast_dtype=torch.bfloat16 if config.train.precision == "bf16" else None,
                    joint_discriminator=joint_discriminator)

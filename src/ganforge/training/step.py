@@ -77,6 +77,8 @@ def train_step(gan: Gan, real_images: torch.Tensor, z: torch.Tensor,
                                                          labels, joint=options.joint_discriminator)
     real_logits, fake_logits = real_logits.float(), fake_logits.float()
     loss_d = loss.discriminator(real_logits, fake_logits, options.real_label, options.fake_label)
+    if options.d_loss_mean:
+        loss_d = loss_d / 2
     if loss.gradient_penalty:
         loss_d = loss_d + options.gp_weight * gradient_penalty(discriminator, real_input, fake_input,
                                                                labels)
@@ -86,10 +88,14 @@ def train_step(gan: Gan, real_images: torch.Tensor, z: torch.Tensor,
         loss_d = loss_d + options.reconstruction * discriminator.reconstruction_loss(real_input)
     grad_norm_d = _descend(gan, discriminator, gan.optimizer_d, loss_d)
 
-    # (2) Update G: make D score the same fakes as real. D's weights need no gradients for it;
-    # skipping them saves a third of D's backward.
+    # (2) Update G: make D score the same fakes (or, with fresh noise, new ones) as real. D's
+    # weights need no gradients for it; skipping them saves a third of D's backward.
     if generator_step:
         discriminator.requires_grad_(False)
+        if options.fresh_noise:
+            z = torch.randn_like(z)
+            with precision:
+                fake_images = generator(z, labels)
         with precision:
             fake_logits_for_g = discriminator(options.discriminator_input(fake_images), labels).float()
         loss_g = loss.generator(fake_logits_for_g)
