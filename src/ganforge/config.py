@@ -109,6 +109,9 @@ class TrainConfig:
     sync_batch_norm: bool = False  # under torchrun on CUDA: BatchNorm statistics over all ranks
     num_samples: int = 64  # images in the fixed-noise grid written after every epoch
     log_every: int = 50  # steps between interval records and health checks (each syncs the device)
+    # Also print each interval record as a console line, with D(G(z)) before and after D's update
+    # (the experiments report's printout every 50 iterations)
+    log_lines: bool = False
     health: bool = True  # training-health detectors: warn with causes and remedies
     health_window: int = 250  # steps a failure must last before the detectors warn
     checkpoint_every: int = 0  # steps between mid-epoch checkpoints (0: at epoch ends only)

@@ -14,7 +14,7 @@ import itertools
 import torch
 from torch import nn
 
-from conftest import small_trainer
+from conftest import MNIST_DIR, small_trainer
 from ganforge.training.step import STAT_NAMES, train_step
 
 STEPS = 20
@@ -137,3 +137,28 @@ def test_the_course_init_draws_batchnorm_weights_around_zero():
     weights = torch.cat([m.weight.detach() for m in trainer.gan.generator.modules()
                          if isinstance(m, nn.BatchNorm2d)])
     assert abs(weights.mean()) < 0.005 and 0.015 < weights.std() < 0.025
+
+
+def test_the_experiments_reports_printout_the_learning_rates_and_a_real_grid(tmp_path, caplog):
+    """train.log_lines prints every interval with D(G(z)) before and after D's update (the
+    experiments report's printout); epoch lines and records carry both learning rates (the
+    exercise's); TensorBoard gets a real grid beside the samples."""
+    import logging
+
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    import ganforge
+
+    with caplog.at_level(logging.INFO, logger="ganforge"):
+        run = ganforge.train("mnist-mlp", out=tmp_path / "run", epochs=1, batch_size=32, progress=False,
+                             data_dir=MNIST_DIR, overrides={
+                                 "data.limit": 128, "train.log_every": 2, "train.log_lines": True,
+                                 "train.eval_every": 0, "train.num_samples": 16})
+    lines = [record.getMessage() for record in caplog.records if record.name == "ganforge"]
+    intervals = [line for line in lines if line.startswith("step ")]
+    assert len(intervals) == 2 and all("before D's update" in line for line in intervals), lines
+    assert any(line.startswith("epoch 1/1") and "lr G 0.0001 D 5e-05" in line for line in lines), lines
+    (epoch,) = run.metrics("epoch")
+    assert (epoch["lr_g"], epoch["lr_d"]) == (1e-4, 5e-5) and 0 <= epoch["d_fake_after"] <= 1
+    board = EventAccumulator(str(run.root / "tensorboard")).Reload()
+    assert {"real", "samples"} <= set(board.Tags()["images"])

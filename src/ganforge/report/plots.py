@@ -51,7 +51,8 @@ def training_plots(run_dir: RunDir, plots: Path) -> dict[str, Path]:
     charts = {
         "losses": line_plot({"loss D": curve(steps, "loss_d"), "loss G": curve(steps, "loss_g")},
                             "Losses", "step", "loss", plots / "losses.png"),
-        "scores": line_plot({"D(x)": curve(steps, "d_real"), "D(G(z))": curve(steps, "d_fake")},
+        "scores": line_plot({"D(x)": curve(steps, "d_real"), "D(G(z))": curve(steps, "d_fake"),
+                             "D(G(z)) after D's update": curve(steps, "d_fake_after")},
                             "D's scores on real and generated images", "step", "mean score",
                             plots / "scores.png"),
         "accuracy": line_plot({"on real": curve(steps, "acc_real"), "on fake": curve(steps, "acc_fake")},

@@ -17,7 +17,7 @@ import torch
 
 from ganforge.atomic import write_text_atomic
 from ganforge.errors import GanforgeError
-from ganforge.runs.images import save_grid_png
+from ganforge.runs.images import image_grid, save_grid_png
 
 
 class RunDir:
@@ -143,6 +143,10 @@ class RunDir:
         grid = save_grid_png(images, path)
         self.board.add_image("samples", grid, step, dataformats="HWC")
         return path
+
+    def log_real_grid(self, images: torch.Tensor) -> None:
+        """Real images in [-1, 1], once, beside the samples in TensorBoard."""
+        self.board.add_image("real", image_grid(images), 0, dataformats="HWC")
 
     def log_scalars(self, record: dict[str, Any], step: int) -> None:
         for name, value in record.items():

@@ -17,9 +17,10 @@ from ganforge.training.options import StepOptions
 
 # What a step reports, in this order; the trainer averages them per log interval and per epoch.
 # Gradient norms are of the whole model's gradient (L2, before the optimizer step); G's is 0
-# on critic-only steps.
+# on critic-only steps. d_fake is D's score of the fakes before its update, d_fake_after the
+# updated D's score of those G then learns from (the experiments report prints both).
 STAT_NAMES = ("loss_d", "loss_g", "d_real", "d_fake", "acc_real", "acc_fake", "grad_norm_d",
-              "grad_norm_g")
+              "grad_norm_g", "d_fake_after")
 
 
 @dataclass(kw_only=True)
@@ -107,13 +108,14 @@ def train_step(gan: Gan, real_images: torch.Tensor, z: torch.Tensor,
     else:  # a critic-only step: report G's loss against the D it just faced
         loss_g = loss.generator(fake_logits.detach())
         grad_norm_g = torch.zeros_like(grad_norm_d)
+        fake_logits_for_g = fake_logits
 
     with torch.no_grad():
         real_score, fake_score = loss.realness(real_logits), loss.realness(fake_logits)
         return torch.stack([
             loss_d.detach(), loss_g.detach(), real_score.mean(), fake_score.mean(),
             (real_score > 0.5).float().mean(), (fake_score <= 0.5).float().mean(),
-            grad_norm_d, grad_norm_g,
+            grad_norm_d, grad_norm_g, loss.realness(fake_logits_for_g.detach()).mean(),
         ])
 
 

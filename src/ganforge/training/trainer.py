@@ -18,6 +18,7 @@ import torch
 from tqdm.auto import tqdm  # a widget in Jupyter, text in a terminal
 
 from ganforge.config import Config, dump_yaml
+from ganforge.data.augment import to_model_range
 from ganforge.data.loader import DeviceBatches
 from ganforge.errors import GanforgeError, TrainingDiverged
 from ganforge.generation import generate
@@ -153,6 +154,9 @@ class Trainer:
         """Create the run folder and write the resolved config before the first step."""
         run_dir.create()
         run_dir.write_config(dump_yaml(self.config))
+        # Real images as D sees them (unaugmented: drawing an augmentation would move the RNG).
+        first = self.batches.images[: self.config.train.num_samples]
+        run_dir.log_real_grid(to_model_range(first, unit=self.batches.unit))
 
     def restore(self, saved: dict[str, Any], source: str) -> tuple[int, torch.Tensor]:
         """Load a checkpoint into the trainer; returns (step, epoch_stats) to `fit` from."""
@@ -248,9 +252,11 @@ class Trainer:
         seconds = time.perf_counter() - started
         steps_in_epoch = step - epoch * self.batches.steps_per_epoch
         averages = (self.ranks.mean(epoch_stats) / steps_in_epoch).tolist()
+        lr_g, lr_d = learning_rates(self.config, step=step - 1, rollbacks=self.rollbacks,
+                                    steps_per_epoch=self.batches.steps_per_epoch)
         return {"event": "epoch", "epoch": epoch + 1, "step": step,
                 "complete": steps_in_epoch == self.batches.steps_per_epoch,
-                **dict(zip(STAT_NAMES, averages)),
+                **dict(zip(STAT_NAMES, averages)), "lr_g": lr_g, "lr_d": lr_d,
                 "images_per_s": (step - first_step) * self.batches.global_batch / seconds,
                 "seconds": seconds}
 
@@ -269,6 +275,10 @@ class Trainer:
         run_dir.append_metrics(record)
         run_dir.log_scalars({f"interval/{key}": value for key, value in record.items()
                              if key not in ("event", "epoch", "step")}, step)
+        if self.config.train.log_lines:
+            log(f"step {step}  loss D {record['loss_d']:.4f}  loss G {record['loss_g']:.4f}  "
+                f"D(x) {record['d_real']:.3f}  D(G(z)) {record['d_fake']:.3f} before D's update, "
+                f"{record['d_fake_after']:.3f} after")
         self._check_health(run_dir, record, log)
         return record
 
@@ -395,6 +405,7 @@ def _epoch_line(record: dict[str, Any], epochs: int, evaluation: dict[str, Any] 
         f"epoch {record['epoch']}/{epochs}  loss D {record['loss_d']:.3f}  "
         f"loss G {record['loss_g']:.3f}  D(x) {record['d_real']:.3f}  "
         f"D(G(z)) {record['d_fake']:.3f}  acc real {record['acc_real']:.0%} "
-        f"fake {record['acc_fake']:.0%}  {record['images_per_s']:.0f} img/s  "
+        f"fake {record['acc_fake']:.0%}  lr G {record['lr_g']:.2g} D {record['lr_d']:.2g}  "
+        f"{record['images_per_s']:.0f} img/s  "
         f"{record['seconds']:.1f} s{quality}{marker}"
     )
