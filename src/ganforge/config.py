@@ -51,6 +51,18 @@ class ModelConfig:
     # dcgan, mlp: none)
     d_image_batch_norm: bool | None = None
     d_minibatch_std: int = 0  # minibatch std feature before D's last layer, over groups of N (0: off)
+    # mlp (and mlp-dcgan's G): hidden-layer widths from the input side, BatchNorm and the
+    # activation (relu, leaky_relu, tanh) in G's hidden layers, dropout after each of them, and
+    # dropout after D's first N hidden layers only (the exercise: 2); None: the model's own
+    g_widths: tuple[int, ...] | None = None
+    d_widths: tuple[int, ...] | None = None
+    g_batch_norm: bool | None = None
+    g_activation: str | None = None
+    g_dropout: float | None = None
+    d_dropout_layers: int | None = None
+    # dcgan at 28 px: another layer plan of the experiments report's: d-kernel4 (exp 5: D's third
+    # conv kernel 4, stride 2, padding 1) or g-five (exps 6-7: five transposed convolutions)
+    layout: str | None = None
     # How G's and D's weights start: dcgan, course (the notebook's: BatchNorm weights N(0, 0.02)),
     # pytorch (PyTorch's defaults), xavier, kaiming, orthogonal; None: the model's own
     init: str | None = None
@@ -71,6 +83,8 @@ class LossConfig:
     # weight of D's self-supervised reconstruction loss, for models whose D has decoders
     # (fastgan); None: 1 for those, 0 for the rest
     reconstruction: float | None = None
+    # Clip every D weight to [-c, c] after each D step (the original WGAN's Lipschitz bound; 0: off)
+    weight_clip: float = 0.0
     # D's loss is the mean of its real and fake terms, as the course notebook and the exercise
     # optimise and print it (false: their sum, the DCGAN paper's)
     d_loss_mean: bool = False
@@ -87,9 +101,9 @@ class TrainConfig:
     lr_d: float = 2e-4
     betas_g: tuple[float, float] = (0.5, 0.999)
     betas_d: tuple[float, float] = (0.5, 0.999)
-    optimizer_g: str = "adam"  # adam or sgd
+    optimizer_g: str = "adam"  # adam, sgd or rmsprop (the original WGAN's)
     optimizer_d: str = "adam"
-    sgd_momentum: float = 0.0
+    sgd_momentum: float = 0.0  # (and RMSprop's)
     lr_schedule: str = "constant"  # constant, linear (decay to 0), cosine, step
     lr_step_epochs: int = 10  # for "step": multiply by lr_gamma every this many epochs
     lr_gamma: float = 0.1
@@ -162,6 +176,10 @@ def _coerce(key: str, value: Any, annotation: Any) -> Any:
             return None
         (annotation,) = [option for option in options if option is not type(None)]
         return _coerce(key, value, annotation)
+    if origin is tuple and typing.get_args(annotation)[1:] == (Ellipsis,):  # any length
+        if not isinstance(value, (list, tuple)) or not value:
+            raise ConfigError(f"{key}: expected a list of numbers, e.g. [256, 512], got {value!r}")
+        return tuple(_coerce(key, item, typing.get_args(annotation)[0]) for item in value)
     if origin is tuple:
         item_types = typing.get_args(annotation)
         if not isinstance(value, (list, tuple)) or len(value) != len(item_types):
@@ -323,7 +341,9 @@ def validate(config: Config) -> None:
     from ganforge.data.sources import DATASETS, data_shape
     from ganforge.losses import LOSSES
     from ganforge.models import MODELS
+    from ganforge.models.dcgan import LAYOUTS
     from ganforge.models.layers import CONDITIONINGS, INITS
+    from ganforge.models.mlp import ACTIVATIONS
 
     data, model, loss, train = config.data, config.model, config.loss, config.train
     dataset = DATASETS.get(data.name)
@@ -355,14 +375,34 @@ def validate(config: Config) -> None:
     _require(model.d_dropout is None or 0 <= model.d_dropout < 1,
              f"model.d_dropout must be in [0, 1), got {model.d_dropout}")
     _require(model.d_image_batch_norm is not True or "d_image_batch_norm" in family.options,
-             f"model.d_image_batch_norm=true needs dcgan28's discriminator; {model.name!r}'s has no "
-             f"BatchNorm after its image layer (leave the key unset)")
+             f"model.d_image_batch_norm=true needs dcgan28's or dcgan's discriminator; {model.name!r}'s "
+             f"has no BatchNorm after its image layer (leave the key unset)")
+    _require(model.layout is None or model.layout in LAYOUTS and "layout" in family.options,
+             f"model.layout takes {', '.join(LAYOUTS)} (dcgan at 28 px), got {model.layout!r} for "
+             f"{model.name!r}")
+    for key in ("g_widths", "d_widths", "g_batch_norm", "g_activation", "g_dropout", "d_dropout_layers"):
+        takers = ", ".join(name for name in MODELS.names() if key in MODELS.get(name).options)
+        _require(getattr(model, key) is None or key in family.options,
+                 f"model.{key} applies to {takers}, not {model.name!r}; leave it unset")
+    for key in ("g_widths", "d_widths"):
+        widths = list(getattr(model, key) or ())
+        _require(all(width >= 1 for width in widths),
+                 f"model.{key} are layer widths, each >= 1; got {widths}")
+    _require(model.g_activation in (None, *ACTIVATIONS),
+             f"model.g_activation must be one of {', '.join(ACTIVATIONS)}, got {model.g_activation!r}")
+    _require(model.g_dropout is None or 0 <= model.g_dropout < 1,
+             f"model.g_dropout must be in [0, 1), got {model.g_dropout}")
+    _require(model.d_dropout_layers is None or model.d_dropout_layers >= 0,
+             f"model.d_dropout_layers must be >= 0, got {model.d_dropout_layers}")
+    _require(model.g_batch_norm is not False or not model.conditional or model.conditioning == "input",
+             "model.g_batch_norm=false leaves no BatchNorm for conditioning=cbn; set "
+             "model.conditioning=input")
     _require(loss.r1_every >= 1, f"loss.r1_every must be >= 1 (1: every D step), got {loss.r1_every}")
-    for name in ("gp_weight", "r1_weight", "instance_noise", "mode_seeking"):
+    for name in ("gp_weight", "r1_weight", "instance_noise", "mode_seeking", "weight_clip"):
         _require(getattr(loss, name) >= 0, f"loss.{name} must be >= 0, got {getattr(loss, name)}")
     for name in ("optimizer_g", "optimizer_d"):
-        _require(getattr(train, name) in ("adam", "sgd"),
-                 f"train.{name} must be 'adam' or 'sgd', got {getattr(train, name)!r}")
+        _require(getattr(train, name) in ("adam", "sgd", "rmsprop"),
+                 f"train.{name} must be adam, sgd or rmsprop, got {getattr(train, name)!r}")
     _require(0 <= train.sgd_momentum < 1, f"train.sgd_momentum must be in [0, 1), got {train.sgd_momentum}")
     _require(train.lr_schedule in ("constant", "linear", "cosine", "step"),
              f"train.lr_schedule must be constant, linear, cosine or step, got {train.lr_schedule!r}")
@@ -389,6 +429,8 @@ def validate(config: Config) -> None:
              f"{model.name!r} has none: drop it")
     _require(loss.reconstruction is None or loss.reconstruction >= 0,
              f"loss.reconstruction must be >= 0, got {loss.reconstruction}")
+    _require(model.layout is None or image_size == 28,
+             f"model.layout is a 28 px plan; {data.name!r} has {image_size} px images")
     _require(image_size in family.image_sizes,
              f"model {model.name!r} makes {family.image_sizes} px images but {data.name!r} has "
              f"{image_size} px; choose another model.name or data.image_size")

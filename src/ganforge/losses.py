@@ -65,6 +65,15 @@ def wasserstein_discriminator(real_logits: Tensor, fake_logits: Tensor,
     return fake_logits.mean() - real_logits.mean()
 
 
+@torch.no_grad()
+def clip_weights(module: torch.nn.Module, limit: float) -> None:
+    """The original WGAN's (Arjovsky et al. 2017) crude Lipschitz bound: every weight of the
+    critic clipped to [-limit, limit] after its update."""
+    parameters = list(module.parameters())
+    torch._foreach_clamp_min_(parameters, -limit)
+    torch._foreach_clamp_max_(parameters, limit)
+
+
 def gradient_penalty(discriminator: Callable[..., Tensor], real_images: Tensor, fake_images: Tensor,
                      labels: Tensor | None = None) -> Tensor:
     """WGAN-GP (Gulrajani et al. 2017): (|grad D(x_hat)| - 1)^2 at per-sample interpolations."""
@@ -116,5 +125,6 @@ LOSSES.register("bce-minimax", GanLoss(bce_discriminator, bce_minimax_generator,
 LOSSES.register("lsgan", GanLoss(lsgan_discriminator, lsgan_generator,
                                  lambda outputs: outputs.clamp(0, 1)))
 LOSSES.register("hinge", GanLoss(hinge_discriminator, critic_generator, torch.sigmoid))
+LOSSES.register("wgan", GanLoss(wasserstein_discriminator, critic_generator, torch.sigmoid))
 LOSSES.register("wgan-gp", GanLoss(wasserstein_discriminator, critic_generator, torch.sigmoid,
                                    gradient_penalty=True))

@@ -35,17 +35,28 @@ MODELS: Registry[ModelFamily] = Registry("model")
 MODELS.register("dcgan28", ModelFamily(dcgan28.Generator, dcgan28.Discriminator, (28,),
                                        "the course notebook's small DCGAN for 28 px",
                                        ("d_image_batch_norm",)))
+MLP_G_OPTIONS = ("g_widths", "g_batch_norm", "g_activation", "g_dropout")
 MODELS.register("mlp", ModelFamily(mlp.Generator, mlp.Discriminator, (28, 32, 64),
-                                   "the exercise's fully connected GAN"))
+                                   "the exercise's fully connected GAN",
+                                   (*MLP_G_OPTIONS, "d_widths", "d_dropout_layers")))
 MODELS.register("dcgan", ModelFamily(dcgan.Generator, dcgan.Discriminator, dcgan.SIZES,
-                                     "DCGAN with ngf/ndf widths for 28-128 px", ("ngf", "ndf")))
+                                     "DCGAN with ngf/ndf widths for 28-128 px",
+                                     ("ngf", "ndf", "layout", "d_image_batch_norm")))
 MODELS.register("fastgan", ModelFamily(fastgan.Generator, fastgan.Discriminator, fastgan.SIZES,
                                        "FastGAN for few-shot folders at 64-256 px: skip-layer "
                                        "excitation, a self-supervised D", ("ngf", "ndf"),
                                        conditional=False, self_supervised=True))
 MODELS.register("mlp-dcgan", ModelFamily(mlp.Generator, dcgan28.Discriminator, (28,),
                                          "the journey's start: MLP generator, conv discriminator",
-                                         ("d_image_batch_norm",)))
+                                         ("d_image_batch_norm", *MLP_G_OPTIONS)))
+
+# model.* keys that go to one network's constructor, for the families that list them in
+# `options`, only when set: key -> (network, argument).
+NETWORK_OPTIONS = {"g_widths": ("g", "widths"), "g_batch_norm": ("g", "batch_norm"),
+                   "g_activation": ("g", "activation"), "g_dropout": ("g", "dropout"),
+                   "d_widths": ("d", "widths"), "d_dropout_layers": ("d", "dropout_layers"),
+                   "d_image_batch_norm": ("d", "image_batch_norm")}
+# (layout reaches both networks: see model_arguments)
 
 
 def build_generator(name: str, **kwargs) -> nn.Module:
@@ -77,10 +88,14 @@ def model_arguments(model, shape: tuple[int, int, int]) -> tuple[dict[str, Any],
     discriminator_kwargs = {**shared, **({"ndf": model.ndf} if "ndf" in options else {}),
                             **({"minibatch_std": model.d_minibatch_std} if model.d_minibatch_std else {}),
                             **({"dropout": model.d_dropout} if model.d_dropout is not None else {}),
-                            **({"image_batch_norm": model.d_image_batch_norm}
-                               if model.d_image_batch_norm is not None
-                               and "d_image_batch_norm" in options else {}),
                             "spectral_norm": model.d_spectral_norm, "batch_norm": model.d_batch_norm}
+    if model.layout is not None and "layout" in options:
+        generator_kwargs["layout"] = discriminator_kwargs["layout"] = model.layout
+    for key, (network, argument) in NETWORK_OPTIONS.items():
+        value = getattr(model, key)
+        if value is not None and key in options:
+            (generator_kwargs if network == "g" else discriminator_kwargs)[argument] = \
+                list(value) if isinstance(value, tuple) else value
     return {"name": model.name, "kwargs": generator_kwargs}, discriminator_kwargs
 
 

@@ -17,7 +17,8 @@ from ganforge.models.layers import (
     leaky_relu,
 )
 
-# (kernel, stride, padding) of each generator layer after the first, and D's mirror of them.
+# (kernel, stride, padding) of each generator layer (the last makes the image), of each
+# discriminator layer before its head, and of the head.
 PLANS = {
     28: {"g": [(4, 1, 0), (3, 2, 1), (4, 2, 1), (4, 2, 1)],
          "d": [(4, 2, 1), (4, 2, 1), (3, 2, 0)], "d_out": (3, 1, 0)},
@@ -26,28 +27,38 @@ for size, blocks in ((32, 3), (64, 4), (128, 5)):
     PLANS[size] = {"g": [(4, 1, 0)] + [(4, 2, 1)] * blocks, "d": [(4, 2, 1)] * blocks,
                    "d_out": (4, 1, 0)}
 SIZES = tuple(sorted(PLANS))
+# model.layout: the experiments report's other layer plans at 28 px, each replacing G's or D's.
+LAYOUTS = {
+    "d-kernel4": {"d": [(4, 2, 1), (4, 2, 1), (4, 2, 1)]},  # exp 5: D's third conv 4/2/1 (7 -> 3)
+    # exps 6-7: five transposed convolutions, a stride-1 one at 7x7 added
+    "g-five": {"g": [(4, 1, 0), (3, 2, 1), (3, 1, 1), (4, 2, 1), (4, 2, 1)]},
+}
 
 
-def _widths(size: int, base: int) -> list[int]:
-    """Channel widths from the 4x4 (or 3x3) end to the image end: base * 2^k ... base."""
-    layers = len(PLANS[size]["d"])
+def plan(size: int, layout: str | None) -> dict:
+    return {**PLANS[size], **(LAYOUTS[layout] if layout else {})}
+
+
+def _widths(layers: int, base: int) -> list[int]:
+    """Channel widths from the small end to the image end: base * 2^(layers-1) ... base."""
     return [base * 2 ** (layers - 1 - index) for index in range(layers)]
 
 
 class Generator(nn.Module):
     def __init__(self, z_dim: int = 100, channels: int = 1, image_size: int = 28, ngf: int = 64,
-                 num_classes: int = 0, conditioning: str = "input"):
+                 num_classes: int = 0, conditioning: str = "input", layout: str | None = None):
         super().__init__()
         self.z_dim, self.num_classes = z_dim, num_classes
-        plan, widths = PLANS[image_size]["g"], _widths(image_size, ngf)
+        layers_plan = plan(image_size, layout)["g"]
+        widths = _widths(len(layers_plan) - 1, ngf)
         self.condition = condition = LabelConditioning(num_classes, z_dim, len(widths), conditioning)
         layers: list[nn.Module] = []
         in_channels = condition.out_dim
-        for block, ((kernel, stride, padding), width) in enumerate(zip(plan, widths)):
+        for block, ((kernel, stride, padding), width) in enumerate(zip(layers_plan, widths)):
             layers += [nn.ConvTranspose2d(in_channels, width, kernel, stride, padding, bias=False),
                        condition.norm(block, width), nn.ReLU(inplace=True)]
             in_channels = width
-        kernel, stride, padding = plan[-1]
+        kernel, stride, padding = layers_plan[-1]
         layers += [nn.ConvTranspose2d(in_channels, channels, kernel, stride, padding), nn.Tanh()]
         self.net = ConditionedSequential(*layers)
         self.apply(dcgan_init)
@@ -59,21 +70,26 @@ class Generator(nn.Module):
 
 class Discriminator(nn.Module):
     def __init__(self, channels: int = 1, image_size: int = 28, ndf: int = 64, num_classes: int = 0,
-                 dropout: float = 0.0, minibatch_std: int = 0):
+                 dropout: float = 0.0, minibatch_std: int = 0, layout: str | None = None,
+                 image_batch_norm: bool = False):
         super().__init__()
-        plan, widths = PLANS[image_size]["d"], list(reversed(_widths(image_size, ndf)))
+        layers_plan = plan(image_size, layout)
+        widths = list(reversed(_widths(len(layers_plan["d"]), ndf)))
         layers: list[nn.Module] = []
         in_channels = channels
-        for index, ((kernel, stride, padding), width) in enumerate(zip(plan, widths)):
-            layers.append(nn.Conv2d(in_channels, width, kernel, stride, padding, bias=index == 0))
-            if index:  # no BatchNorm on the image layer, as in DCGAN
+        for index, ((kernel, stride, padding), width) in enumerate(zip(layers_plan["d"], widths)):
+            # No BatchNorm on the image layer, as in DCGAN, unless asked (the experiments report's
+            # exp 1 has one after every convolution).
+            normed = bool(index) or image_batch_norm
+            layers.append(nn.Conv2d(in_channels, width, kernel, stride, padding, bias=not normed))
+            if normed:
                 layers.append(nn.BatchNorm2d(width))
             layers += leaky_relu(dropout)
             in_channels = width
         self.body = nn.Sequential(*layers)
         # The minibatch standard deviation (when asked) joins the features the head reads.
         self.minibatch_std = MinibatchStd(minibatch_std) if minibatch_std else nn.Identity()
-        self.head = nn.Conv2d(in_channels + bool(minibatch_std), 1, *PLANS[image_size]["d_out"])
+        self.head = nn.Conv2d(in_channels + bool(minibatch_std), 1, *layers_plan["d_out"])
         self.projection = Projection(num_classes, in_channels)
         self.apply(dcgan_init)
 

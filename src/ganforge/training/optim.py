@@ -22,6 +22,9 @@ def make_optimizer(module: torch.nn.Module, *, kind: str, lr: float, betas: tupl
         # (SGD's foreach path reads a tensor rate on the host; its fused kernel does not.)
         return torch.optim.SGD(module.parameters(), lr=rate, momentum=momentum,
                                fused=True if lr_tensor else None)
+    if kind == "rmsprop":  # (no fused kernel; `capturable` keeps a tensor rate on the device)
+        return torch.optim.RMSprop(module.parameters(), lr=rate, momentum=momentum,
+                                   capturable=lr_tensor, foreach=True if lr_tensor else None)
     return torch.optim.Adam(module.parameters(), lr=rate, betas=betas, fused=fused)
 
 

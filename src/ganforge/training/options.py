@@ -33,6 +33,7 @@ class StepOptions:
     mode_seeking: float = 0.0  # weight of the mode-seeking term in G's loss (0: off)
     reconstruction: float = 0.0  # weight of D's self-supervised reconstruction loss (0: off)
     d_loss_mean: bool = False  # D's loss: the mean of its real and fake terms, not their sum
+    weight_clip: float = 0.0  # clip D's weights to [-c, c] after its step (0: off)
     fresh_noise: bool = False  # the G step draws new z instead of reusing the D step's fakes
     diffaugment: str = ""  # DiffAugment policy, applied to real and fake D inputs alike
     autocast_dtype: torch.dtype | None = None  # bf16: forward passes under autocast
@@ -47,6 +48,7 @@ class StepOptions:
                    r1_every=loss.r1_every,
                    instance_noise=loss.instance_noise, mode_seeking=loss.mode_seeking,
                    reconstruction=reconstruction_weight(config), d_loss_mean=loss.d_loss_mean,
+                   weight_clip=loss.weight_clip,
                    fresh_noise=config.train.g_fresh_noise,
                    diffaugment=config.train.diffaugment,
                    autocast_dtype=torch.bfloat16 if config.train.precision == "bf16" else None,

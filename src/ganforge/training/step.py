@@ -10,7 +10,7 @@ import torch
 from torch import nn
 
 from ganforge import ops
-from ganforge.losses import gradient_penalty, mode_seeking_penalty, r1_penalty
+from ganforge.losses import clip_weights, gradient_penalty, mode_seeking_penalty, r1_penalty
 from ganforge.ops.cuda_graph import state_tensors
 from ganforge.training.ema import Ema
 from ganforge.training.options import StepOptions
@@ -88,6 +88,8 @@ def train_step(gan: Gan, real_images: torch.Tensor, z: torch.Tensor,
     if options.reconstruction:  # and make D's features describe the real images (FastGAN)
         loss_d = loss_d + options.reconstruction * discriminator.reconstruction_loss(real_input)
     grad_norm_d = _descend(gan, discriminator, gan.optimizer_d, loss_d)
+    if options.weight_clip:  # (the original WGAN)
+        clip_weights(discriminator, options.weight_clip)
 
     # (2) Update G: make D score the same fakes (or, with fresh noise, new ones) as real. D's
     # weights need no gradients for it; skipping them saves a third of D's backward.
