@@ -24,7 +24,7 @@ demo: install
 	$(BIN)/ganforge sample $$run --n 100 --out $$run/demo-samples.png
 
 lint: install
-	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/ruff check src tests benchmarks docs
 
 test: lint
 	$(BIN)/python -m pytest
