@@ -7,6 +7,7 @@ A spec (YAML):
       train.batch_size: [64, 128]
     trials:                        # ... or an explicit list of override maps
       - {train.batch_size: 64}
+      - {preset: mnist-mlp}        # (a trial's own base: a write-up's variants side by side)
     search:                        # --search optuna: ranges instead of values
       train.lr_g: {low: 1.0e-5, high: 1.0e-3, log: true}
       model.z_dim: [32, 64, 128]
@@ -96,9 +97,12 @@ def base_values(spec: SweepSpec) -> dict[str, Any]:
 
 
 def trial_config(spec: SweepSpec, overrides: dict[str, Any], extra: list[tuple[str, Any]] = ()) -> Config:
-    """The base config + the spec's overrides + the trial's + `extra` (command-line --set)."""
+    """The base config (the trial's own `preset`, else the spec's) + the spec's overrides + the
+    trial's + `extra` (command-line --set)."""
+    overrides = dict(overrides)
+    preset = overrides.pop("preset", None)
     pairs = [*spec.overrides.items(), *overrides.items(), *extra]
-    return config_from_dict(apply_overrides(base_values(spec), pairs))
+    return config_from_dict(apply_overrides(preset_values(preset) if preset else base_values(spec), pairs))
 
 
 def _slug(overrides: dict[str, Any]) -> str:
