@@ -21,6 +21,7 @@ from ganforge.atomic import written_atomically
 from ganforge.data.sources import load_data, load_split
 from ganforge.errors import GanforgeError
 from ganforge.metrics import (  # noqa: F401  (register)
+    cas,
     classes,
     conditional,
     cs,
@@ -166,6 +167,8 @@ def evaluate(images: torch.Tensor | Iterable[torch.Tensor], dataset: str = "mnis
     if labels is not None and "conditional" not in metrics:
         metrics = (*metrics, "conditional")
     chosen = [METRICS.get(name) for name in metrics]
+    if "cas" in metrics and not isinstance(images, torch.Tensor):  # (it trains on them whole)
+        images = torch.cat(list(images))
     network = feature_network(features, dataset)
     generated, image_shape = generated_features(images, network, dataset)
     data = folder_data(dataset, data, data_dir, image_shape)
@@ -180,6 +183,9 @@ def evaluate(images: torch.Tensor | Iterable[torch.Tensor], dataset: str = "mnis
         train=lambda: reference_features(dataset, "train", 60_000, network, data_dir, data),
         reference_split=ref,
         seed=seed,
+        images=images.cpu() if isinstance(images, torch.Tensor) else None,
+        real_test=None if dataset not in ("mnist", "fashion-mnist") else lambda: tuple(
+            torch.from_numpy(np.asarray(array)) for array in load_split(dataset, data_dir, "test")),
     )
     results: dict[str, Any] = {"samples": len(generated.features)}
     for metric in chosen:

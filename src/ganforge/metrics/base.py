@@ -36,6 +36,11 @@ class MetricInputs:
     train: Callable[[], FeatureSet]  # the training split, computed (or read from cache) on demand
     reference_split: str = "test"
     seed: int = 0
+    # The generated images themselves (N, C, H, W) in [-1, 1], for a metric that trains on them
+    # (cas); given when they came whole, not in chunks.
+    images: torch.Tensor | None = None
+    # The real test split as uint8 images and labels, read on demand (None: not a digit dataset).
+    real_test: Callable[[], tuple[torch.Tensor, torch.Tensor]] | None = None
 
 
 def class_probabilities(inputs: MetricInputs, metric: str) -> torch.Tensor:
