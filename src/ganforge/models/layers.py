@@ -12,23 +12,19 @@ CONVOLUTIONS = (nn.Conv2d, nn.ConvTranspose2d)
 NORMS = (nn.BatchNorm2d, nn.BatchNorm1d)
 
 
-def dcgan_init(module: nn.Module) -> None:
-    """DCGAN initialisation (Radford et al.): conv weights N(0, 0.02), BatchNorm N(1, 0.02), bias 0."""
-    if isinstance(module, CONVOLUTIONS):
-        nn.init.normal_(module.weight, 0.0, 0.02)
-    elif isinstance(module, NORMS) and module.affine:
-        nn.init.normal_(module.weight, 1.0, 0.02)
-        nn.init.zeros_(module.bias)
+def _normal_init(norm_mean: float) -> Callable[[nn.Module], None]:
+    """Conv weights N(0, 0.02), BatchNorm weights N(`norm_mean`, 0.02) and biases 0."""
+    def init(module: nn.Module) -> None:
+        if isinstance(module, CONVOLUTIONS):
+            nn.init.normal_(module.weight, 0.0, 0.02)
+        elif isinstance(module, NORMS) and module.affine:
+            nn.init.normal_(module.weight, norm_mean, 0.02)
+            nn.init.zeros_(module.bias)
+    return init
 
 
-def course_init(module: nn.Module) -> None:
-    """The course notebook's weights_init: conv weights N(0, 0.02), and BatchNorm weights
-    N(0, 0.02) too (not around 1), biases 0."""
-    if isinstance(module, CONVOLUTIONS):
-        nn.init.normal_(module.weight, 0.0, 0.02)
-    elif isinstance(module, NORMS) and module.affine:
-        nn.init.normal_(module.weight, 0.0, 0.02)
-        nn.init.zeros_(module.bias)
+dcgan_init = _normal_init(1.0)  # DCGAN's (Radford et al.)
+course_init = _normal_init(0.0)  # the course notebook's weights_init: BatchNorm weights around 0
 
 
 def pytorch_init(module: nn.Module) -> None:
