@@ -25,6 +25,9 @@ def test_a_run_report_is_one_self_contained_file(tiny_run, tmp_path):
                     "Classes", "Per epoch", "Config"):
         assert f"<h2>{section}</h2>" in page
     assert "finished" in page and "classes covered" in page
+    # every epoch's grid in a strip that starts with a real batch
+    strip = page.split("<div class=strip>")[1].split("</div>")[0]
+    assert strip.count("<figcaption>") == 3 and "<figcaption>real (test set)</figcaption>" in strip
     assert {path.name for path in (run / "plots").iterdir()} >= {
         "losses.png", "scores.png", "accuracy.png", "gradients.png", "samples.gif", "classes.png",
         "real-vs-generated.png"}

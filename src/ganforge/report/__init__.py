@@ -72,22 +72,27 @@ EPOCH_COLUMNS = [("epoch", "epoch"), ("loss D", "loss_d"), ("loss G", "loss_g"),
                  ("img/s", "images_per_s"), ("seconds", "seconds")]
 
 
-def _real_beside_generated(run_dir: RunDir, config: dict[str, Any], plots: Path) -> str:
-    """A real test batch next to the last grid; the dataset files are read, never the run's
-    live state. Skipped with a note when the dataset is not on this machine."""
+def _real_grid(config: dict[str, Any], plots: Path) -> Path | str:
+    """plots/real.png, a real test batch (the dataset files are read, never the run's live
+    state); or, when the dataset is not on this machine, the note saying so."""
     from ganforge.errors import GanforgeError
     from ganforge.metrics import real_images
 
-    last = run_dir.last_grid()
-    if last is None:
-        return "<p class=muted>No sample grid yet.</p>"
     try:
         real = real_images(config["data"]["name"], "test", 64, config["data"].get("path"))
     except GanforgeError as error:
-        return f"<p class=muted>Real images unavailable here ({html.escape(str(error))}).</p>" + \
-            _image(last, "generated", pixel=True)
-    real_grid = plots / "real.png"
-    save_grid_png(real, real_grid)
+        return f"<p class=muted>Real images unavailable here ({html.escape(str(error))}).</p>"
+    save_grid_png(real, plots / "real.png")
+    return plots / "real.png"
+
+
+def _real_beside_generated(run_dir: RunDir, real_grid: Path | str, plots: Path) -> str:
+    """A real test batch next to the last grid."""
+    last = run_dir.last_grid()
+    if last is None:
+        return "<p class=muted>No sample grid yet.</p>"
+    if isinstance(real_grid, str):
+        return real_grid + _image(last, "generated", pixel=True)
     both = side_by_side([("real (test set)", real_grid), (f"generated ({last.stem})", last)],
                         plots / "real-vs-generated.png", columns=2, width=420)
     return _image(both, "real and generated side by side", pixel=True)
@@ -173,12 +178,16 @@ def run_report(run: Path) -> Path:
            if event.get("remedies") else "") + "</div>" for event in events)
         or "<p>No warnings: no detector fired.</p>"))
     sections.append("<h2>Samples from the fixed noise</h2>")
+    real_grid = _real_grid(config, plots)
     if grids:
         gif = animate(grids, plots / "samples.gif")
+        # every epoch's grid beside a real batch, the first tile of the strip
+        tiles = ([(real_grid, "real (test set)")] if isinstance(real_grid, Path) else []) + \
+            [(path, path.stem) for path in grids]
         sections.append(_image(gif, "samples over training", pixel=True) + "<div class=strip>" + "".join(
-            f"<figure>{_image(path, path.stem, pixel=True)}<figcaption>{path.stem}</figcaption></figure>"
-            for path in grids) + "</div>")
-    sections.append("<h2>Real beside generated</h2>" + _real_beside_generated(run_dir, config, plots))
+            f"<figure>{_image(path, caption, pixel=True)}<figcaption>{caption}</figcaption></figure>"
+            for path, caption in tiles) + "</div>")
+    sections.append("<h2>Real beside generated</h2>" + _real_beside_generated(run_dir, real_grid, plots))
     sections.append("<h2>Classes</h2>" + _class_section(evaluation, config, plots))
     if "class_fid" in evaluation:
         sections.append("<h2>Per class</h2>" + _per_class_section(evaluation, run_dir))
