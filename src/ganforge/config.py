@@ -53,7 +53,8 @@ class ModelConfig:
     d_minibatch_std: int = 0  # minibatch std feature before D's last layer, over groups of N (0: off)
     # mlp (and mlp-dcgan's G): hidden-layer widths from the input side, BatchNorm and the
     # activation (relu, leaky_relu, tanh) in G's hidden layers, dropout after each of them, and
-    # dropout after D's first N hidden layers only (the exercise: 2); None: the model's own
+    # dropout after D's first N hidden layers only (the exercise: 2); dcgan takes the widths
+    # (G's from the 4x4 end, D's from the image end) and G's activation; None: the model's own
     g_widths: tuple[int, ...] | None = None
     d_widths: tuple[int, ...] | None = None
     g_batch_norm: bool | None = None
@@ -341,9 +342,8 @@ def validate(config: Config) -> None:
     from ganforge.data.sources import DATASETS, data_shape
     from ganforge.losses import LOSSES
     from ganforge.models import MODELS
-    from ganforge.models.dcgan import LAYOUTS
-    from ganforge.models.layers import CONDITIONINGS, INITS
-    from ganforge.models.mlp import ACTIVATIONS
+    from ganforge.models.dcgan import LAYOUTS, PLANS, depths
+    from ganforge.models.layers import ACTIVATIONS, CONDITIONINGS, INITS
 
     data, model, loss, train = config.data, config.model, config.loss, config.train
     dataset = DATASETS.get(data.name)
@@ -431,6 +431,13 @@ def validate(config: Config) -> None:
              f"loss.reconstruction must be >= 0, got {loss.reconstruction}")
     _require(model.layout is None or image_size == 28,
              f"model.layout is a 28 px plan; {data.name!r} has {image_size} px images")
+    if model.name == "dcgan" and image_size in PLANS:  # a width per layer of the plan
+        for key, count in zip(("g_widths", "d_widths"), depths(image_size, model.layout)):
+            widths = getattr(model, key)
+            layout = f" with layout {model.layout}" if model.layout else ""
+            _require(widths is None or len(widths) == count,
+                     f"model.{key} for dcgan at {image_size} px{layout} takes {count} widths, got "
+                     f"{len(widths or ())}")
     _require(image_size in family.image_sizes,
              f"model {model.name!r} makes {family.image_sizes} px images but {data.name!r} has "
              f"{image_size} px; choose another model.name or data.image_size")

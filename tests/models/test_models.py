@@ -2,7 +2,10 @@ import pytest
 import torch
 from torch import nn
 
-from ganforge.models import MODELS, build_discriminator, build_generator
+from ganforge.config import load_config
+from ganforge.data.sources import data_shape
+from ganforge.errors import ConfigError
+from ganforge.models import MODELS, build, build_discriminator, build_generator
 
 
 @pytest.mark.parametrize("name", MODELS.names())
@@ -59,3 +62,45 @@ def test_mlp_is_the_exercise_layout():
               if isinstance(m, nn.Linear)]
     assert widths == [(784, 1024), (1024, 512), (512, 256), (256, 1)]
     assert [m.p for m in discriminator.modules() if isinstance(m, nn.Dropout)] == [0.3] * 3
+
+
+@pytest.mark.parametrize("overrides, generator_widths, discriminator_widths", [
+    ({"model.name": "mlp", "model.g_widths": [32, 48], "model.d_widths": [40, 24]}, [32, 48, 784], [40, 24]),
+    ({"model.name": "dcgan", "model.g_widths": [24, 16, 8], "model.d_widths": [8, 16, 24]},
+     [24, 16, 8, 1], [8, 16, 24]),
+    ({"model.name": "dcgan", "model.layout": "g-five"}, [512, 256, 128, 64, 1], [64, 128, 256]),
+])
+def test_layer_widths_and_depth_are_settings(overrides, generator_widths, discriminator_widths):
+    """The write-ups vary widths and depth: each network's layers follow the config."""
+    config = load_config("mnist-dcgan", overrides=list(overrides.items()))
+    built = build(config.model, data_shape(config.data))
+    layers = (nn.Linear, nn.Conv2d, nn.ConvTranspose2d)
+    widths = [getattr(m, "out_features", getattr(m, "out_channels", None))
+              for m in built.generator.modules() if isinstance(m, layers)]
+    assert widths == generator_widths
+    body = [getattr(m, "out_features", getattr(m, "out_channels", None))
+            for m in built.discriminator.body.modules() if isinstance(m, layers)]
+    assert body == discriminator_widths
+    assert built.generator(torch.randn(2, config.model.z_dim)).shape == (2, 1, 28, 28)
+
+
+def test_a_width_list_that_does_not_fit_the_plan_is_one_line():
+    with pytest.raises(ConfigError, match="takes 3 widths, got 2"):
+        load_config("mnist-z100", overrides=[("model.g_widths", [64, 32])])
+
+
+@pytest.mark.parametrize("init, norm_weight_mean", [("dcgan", 1.0), ("course", 0.0), ("pytorch", 1.0)])
+def test_model_init_sets_how_the_weights_start(init, norm_weight_mean):
+    config = load_config("mnist-z100", overrides=[("model.init", init)])
+    generator = build(config.model, data_shape(config.data)).generator
+    norms = torch.cat([m.weight.detach() for m in generator.modules() if isinstance(m, nn.BatchNorm2d)])
+    assert abs(float(norms.mean()) - norm_weight_mean) < 0.01
+    assert (float(norms.std()) == 0.0) == (init == "pytorch")  # PyTorch's: exactly 1
+
+
+def test_dropout_after_the_first_hidden_layers_only():
+    config = load_config("mnist-mlp")
+    body = build(config.model, data_shape(config.data)).discriminator.body
+    kinds = [type(m).__name__ for m in body]
+    assert kinds == ["Flatten", "Linear", "LeakyReLU", "Dropout", "Linear", "LeakyReLU", "Dropout",
+                     "Linear", "LeakyReLU"]

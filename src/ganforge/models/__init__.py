@@ -41,7 +41,8 @@ MODELS.register("mlp", ModelFamily(mlp.Generator, mlp.Discriminator, (28, 32, 64
                                    (*MLP_G_OPTIONS, "d_widths", "d_dropout_layers")))
 MODELS.register("dcgan", ModelFamily(dcgan.Generator, dcgan.Discriminator, dcgan.SIZES,
                                      "DCGAN with ngf/ndf widths for 28-128 px",
-                                     ("ngf", "ndf", "layout", "d_image_batch_norm")))
+                                     ("ngf", "ndf", "layout", "d_image_batch_norm", "g_widths",
+                                      "d_widths", "g_activation")))
 MODELS.register("fastgan", ModelFamily(fastgan.Generator, fastgan.Discriminator, fastgan.SIZES,
                                        "FastGAN for few-shot folders at 64-256 px: skip-layer "
                                        "excitation, a self-supervised D", ("ngf", "ndf"),

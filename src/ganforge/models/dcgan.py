@@ -9,6 +9,7 @@ from __future__ import annotations
 from torch import nn
 
 from ganforge.models.layers import (
+    ACTIVATIONS,
     ConditionedSequential,
     LabelConditioning,
     MinibatchStd,
@@ -39,24 +40,34 @@ def plan(size: int, layout: str | None) -> dict:
     return {**PLANS[size], **(LAYOUTS[layout] if layout else {})}
 
 
+def depths(size: int, layout: str | None) -> tuple[int, int]:
+    """How many widths G's and D's plans take (G's hidden layers, D's layers before its head)."""
+    layers = plan(size, layout)
+    return len(layers["g"]) - 1, len(layers["d"])
+
+
 def _widths(layers: int, base: int) -> list[int]:
     """Channel widths from the small end to the image end: base * 2^(layers-1) ... base."""
     return [base * 2 ** (layers - 1 - index) for index in range(layers)]
 
 
 class Generator(nn.Module):
+    """z -> 4x4 (3x3) -> ... -> the image; `widths` (from the small end) replaces ngf's doubling,
+    `activation` G's ReLU."""
+
     def __init__(self, z_dim: int = 100, channels: int = 1, image_size: int = 28, ngf: int = 64,
-                 num_classes: int = 0, conditioning: str = "input", layout: str | None = None):
+                 num_classes: int = 0, conditioning: str = "input", layout: str | None = None,
+                 widths: list[int] | None = None, activation: str = "relu"):
         super().__init__()
         self.z_dim, self.num_classes = z_dim, num_classes
         layers_plan = plan(image_size, layout)["g"]
-        widths = _widths(len(layers_plan) - 1, ngf)
+        widths = widths or _widths(len(layers_plan) - 1, ngf)
         self.condition = condition = LabelConditioning(num_classes, z_dim, len(widths), conditioning)
         layers: list[nn.Module] = []
         in_channels = condition.out_dim
         for block, ((kernel, stride, padding), width) in enumerate(zip(layers_plan, widths)):
             layers += [nn.ConvTranspose2d(in_channels, width, kernel, stride, padding, bias=False),
-                       condition.norm(block, width), nn.ReLU(inplace=True)]
+                       condition.norm(block, width), ACTIVATIONS[activation]()]
             in_channels = width
         kernel, stride, padding = layers_plan[-1]
         layers += [nn.ConvTranspose2d(in_channels, channels, kernel, stride, padding), nn.Tanh()]
@@ -69,12 +80,15 @@ class Generator(nn.Module):
 
 
 class Discriminator(nn.Module):
+    """The image -> ... -> 4x4 (3x3) features -> one logit; `widths` (from the image end)
+    replaces ndf's doubling."""
+
     def __init__(self, channels: int = 1, image_size: int = 28, ndf: int = 64, num_classes: int = 0,
                  dropout: float = 0.0, minibatch_std: int = 0, layout: str | None = None,
-                 image_batch_norm: bool = False):
+                 image_batch_norm: bool = False, widths: list[int] | None = None):
         super().__init__()
         layers_plan = plan(image_size, layout)
-        widths = list(reversed(_widths(len(layers_plan["d"]), ndf)))
+        widths = widths or list(reversed(_widths(len(layers_plan["d"]), ndf)))
         layers: list[nn.Module] = []
         in_channels = channels
         for index, ((kernel, stride, padding), width) in enumerate(zip(layers_plan["d"], widths)):

@@ -185,6 +185,11 @@ class Projection(nn.Module):
         return logits + (self.embed(labels) * features).sum(dim=1)
 
 
+# model.g_activation: G's hidden-layer activation (the write-ups vary it)
+ACTIVATIONS = {"relu": lambda: nn.ReLU(inplace=True), "leaky_relu": lambda: nn.LeakyReLU(0.2, inplace=True),
+               "tanh": nn.Tanh}
+
+
 def leaky_relu(dropout: float) -> list[nn.Module]:
     """LeakyReLU(0.2), followed by dropout when asked (the exercise's D regulariser)."""
     return [nn.LeakyReLU(0.2, inplace=True)] + ([nn.Dropout(dropout)] if dropout else [])

@@ -4,15 +4,13 @@ Widths, G's BatchNorm, activation and dropout are settings: the write-ups vary t
 from torch import nn
 
 from ganforge.models.layers import (
+    ACTIVATIONS,
     ConditionedSequential,
     LabelConditioning,
     MinibatchStd,
     Projection,
     leaky_relu,
 )
-
-ACTIVATIONS = {"relu": lambda: nn.ReLU(inplace=True), "leaky_relu": lambda: nn.LeakyReLU(0.2, inplace=True),
-               "tanh": nn.Tanh}
 
 
 class Generator(nn.Module):
