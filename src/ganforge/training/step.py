@@ -62,7 +62,8 @@ def train_step(gan: Gan, real_images: torch.Tensor, z: torch.Tensor,
     """
     generator, discriminator, options = gan.generator, gan.discriminator, gan.options
     loss, precision = options.loss, options.forward_precision(real_images.device)
-    with precision:
+    # G's graph is kept only when its G step will backpropagate through these fakes.
+    with precision, torch.set_grad_enabled(generator_step and not options.fresh_noise):
         fake_images = generator(z, labels)
 
     # (1) Update D: score the real batch high and the fake one low (fakes detached: no gradient
