@@ -29,7 +29,7 @@ from ganforge.config import load_config, preset_names
 from ganforge.data.sources import data_shape
 from ganforge.ops.cuda_graph import GraphedStep
 from ganforge.training.setup import Speed, batches_of, build_gan, tune_backends
-from ganforge.training.step import gan_state, train_step
+from ganforge.training.step import STAT_NAMES, gan_state, train_step
 from ganforge.training.trainer import Trainer
 from throughput import peaks
 
@@ -96,7 +96,7 @@ def trainer(args, **overrides) -> Trainer:
 
 def run_steps(run: Trainer, steps: int) -> torch.Tensor:
     batches = (batch for epoch in itertools.count() for batch in run.batches.epoch(epoch))
-    total = torch.zeros(8, device=run.device)
+    total = torch.zeros(len(STAT_NAMES), device=run.device)
     for step, (real_images, labels) in zip(range(steps), batches):
         total += run.train_step(step, real_images, labels)
     return total

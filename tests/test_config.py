@@ -39,11 +39,13 @@ def test_default_is_the_tuned_course_model():
 
 
 def test_image_batch_norm_needs_a_model_that_has_one():
-    with pytest.raises(ConfigError, match="model.d_image_batch_norm=true needs dcgan28's"):
-        load_config("mnist-dcgan-ngf", overrides=[parse_override("model.d_image_batch_norm=true")])
-    # false holds for every model: dcgan's and mlp's D have no BatchNorm there anyway
+    with pytest.raises(ConfigError, match="model.d_image_batch_norm=true needs dcgan28's or dcgan's"):
+        load_config("mnist-mlp", overrides=[parse_override("model.d_image_batch_norm=true")])
+    # false holds for every model: mlp's D has no BatchNorm there anyway, dcgan's by default
+    mlp = load_config("mnist-dcgan", overrides=[parse_override("model.name=mlp")])
+    assert "image_batch_norm" not in model_arguments(mlp.model, data_shape(mlp.data))[1]
     dcgan = load_config("mnist-dcgan", overrides=[parse_override("model.name=dcgan")])
-    assert "image_batch_norm" not in model_arguments(dcgan.model, data_shape(dcgan.data))[1]
+    assert model_arguments(dcgan.model, data_shape(dcgan.data))[1]["image_batch_norm"] is False
     default = load_config("mnist-dcgan")
     assert model_arguments(default.model, data_shape(default.data))[1]["image_batch_norm"] is False
 
@@ -68,7 +70,7 @@ def test_overrides_are_typed():
     ("data.hflip=maybe", "data.hflip: expected true or false"),
     ("model.name=dcgn", r"unknown model 'dcgn' \(did you mean 'dcgan'\?\)"),
     ("loss.name=hinges", r"unknown loss 'hinges' \(did you mean 'hinge'\?\)"),
-    ("train.optimizer_d=rmsprop", "train.optimizer_d must be 'adam' or 'sgd'"),
+    ("train.optimizer_d=lion", "train.optimizer_d must be adam, sgd or rmsprop"),
     ("train.diffaugment=colour",
      "train.diffaugment takes a comma-separated list of color, translation, cutout, got 'colour'"),
     ("train.lr_schedule=exp", "train.lr_schedule must be constant, linear, cosine or step"),
