@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The one GPU acceptance script (sized for under 8 minutes on one H100/H200, not yet run on one;
-# every part has its own time limit, so one that hangs cannot take the rest with it). It writes OUT/summary.txt: record it in
-# docs/performance.md.
+# every part has its own time limit, so one that hangs cannot take the rest with it). It writes
+# OUT/summary.txt: record it in docs/performance.md.
 #   1. versions and measured ceilings (float32, TF32, bf16 matrix products);
 #   2. the CUDA tests (captured graph against eager steps under CUDA's sync debug mode);
 #   3. every preset's captured step under the sync debug mode ("error": any host read raises);
