@@ -52,12 +52,14 @@ class Speed:
     count. `Speed.plan(config, "cuda")` on a CPU builds CUDA's choices there: how the tests trace
     the step a GPU captures, without a GPU."""
 
-    device_type: str
     cuda_graphs: bool  # replay the whole step (both updates, EMA) as one CUDA graph
     compile: str  # torch.compile mode for G's and D's forward, or "off"
-    # Learning rates in device tensors, filled before each replay: a schedule under graphs.
-    lr_tensors: bool
     cpu_kernels: bool  # ops.accelerate's CPU layer swaps (fused BatchNorm only without compile)
+
+    @property
+    def lr_tensors(self) -> bool:
+        """Learning rates in device tensors, filled before each replay: a schedule under graphs."""
+        return self.cuda_graphs
 
     @classmethod
     def plan(cls, config: Config, device_type: str, ranks: Ranks = ONE_PROCESS) -> Speed:
@@ -66,8 +68,7 @@ class Speed:
         train = config.train
         graphs = (device_type == "cuda" and train.cuda_graphs and not ranks.active
                   and train.compile not in COMPILE_MODES_WITH_GRAPHS)
-        return cls(device_type=device_type, cuda_graphs=graphs, compile=train.compile,
-                   lr_tensors=graphs, cpu_kernels=device_type == "cpu")
+        return cls(cuda_graphs=graphs, compile=train.compile, cpu_kernels=device_type == "cpu")
 
 
 def tune_backends(device: torch.device) -> None:
