@@ -26,7 +26,7 @@ import torch
 import ganforge
 from ganforge import api
 from ganforge.config import load_config, preset_names
-from ganforge.data.sources import data_shape
+from ganforge.data.catalog import data_shape
 from ganforge.ops.cuda_graph import GraphedStep
 from ganforge.training.setup import Speed, batches_of, build_gan, tune_backends
 from ganforge.training.step import STAT_NAMES, gan_state, train_step

@@ -34,7 +34,7 @@ from torchvision import transforms
 
 from ganforge import ops
 from ganforge.config import load_config
-from ganforge.data.sources import data_shape
+from ganforge.data.catalog import data_shape
 from ganforge.models import build
 from ganforge.models.layers import balanced_labels
 from ganforge.summary import summarize

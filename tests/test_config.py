@@ -8,7 +8,7 @@ from ganforge.config import (
     preset_names,
     preset_values,
 )
-from ganforge.data.sources import data_shape
+from ganforge.data.catalog import data_shape
 from ganforge.errors import ConfigError
 from ganforge.models import model_arguments
 

@@ -30,8 +30,7 @@ from ganforge.errors import (
     GanforgeError,
     TrainingDiverged,
 )
-
-__version__ = "0.1.0"
+from ganforge.version import __version__
 
 # A library leaves logging's configuration to its user; the epoch lines also go to the console.
 logging.getLogger("ganforge").addHandler(logging.NullHandler())
@@ -39,7 +38,7 @@ logging.getLogger("ganforge").addHandler(logging.NullHandler())
 # (export and report are Run methods and ganforge.api functions: ganforge.export and
 # ganforge.report name modules.)
 __all__ = [
-    "CheckpointError", "ConfigError", "DataError", "GanforgeError", "Generator", "Run",
+    "CheckpointError", "ConfigError", "DataError", "GanforgeError", "Generator", "Run", "__version__",
     "TrainingDiverged", "evaluate", "load", "load_generator", "make_config", "presets", "resume",
     "train",
 ]

@@ -186,11 +186,11 @@ def _fit(config: Config, *, out: Path, progress: bool, resuming: bool | None = N
         trainer = Trainer.from_config(config, ranks)
         # Every rank must agree on the folder, and only rank 0 writes it.
         run_dir = RunDir(ranks.broadcast(out))
-        step, epoch_stats = 0, None
+        step = 0
         if resuming is not None and run_dir.last_checkpoint.is_file():
             # (a run killed before its first checkpoint restarts from step 0)
-            step, epoch_stats = trainer.restore(checkpoint.load(run_dir.last_checkpoint),
-                                                str(run_dir.last_checkpoint))
+            step = trainer.restore(checkpoint.load(run_dir.last_checkpoint),
+                                   str(run_dir.last_checkpoint))
         if ranks.main:
             if resuming is None:
                 trainer.start(run_dir)
@@ -202,7 +202,7 @@ def _fit(config: Config, *, out: Path, progress: bool, resuming: bool | None = N
                     run_dir.write_config(dump_yaml(config))
                 _log(f"ganforge: resuming {run_dir.root} at step {step} of {trainer.total_steps}")
             _say_distributed(trainer)
-        outcome = trainer.fit(run_dir, step, epoch_stats, log=_log, progress=progress)
+        outcome = trainer.fit(run_dir, log=_log, progress=progress)
     finally:
         stop()
     return Run(run_dir.root, stopped_by=outcome.signal_number, main_process=ranks.main)

@@ -339,7 +339,7 @@ def validate(config: Config) -> None:
     """Range and consistency checks; names are checked against the registries."""
     # Imported here so that loading a config file stays cheap and the registries stay below config.
     from ganforge.data.augment import DIFF_AUGMENTS
-    from ganforge.data.sources import DATASETS, data_shape
+    from ganforge.data.catalog import DATASETS, data_shape
     from ganforge.losses import LOSSES
     from ganforge.models import MODELS
     from ganforge.models.dcgan import LAYOUTS, PLANS, depths

@@ -19,12 +19,12 @@ from typing import Any
 import torch
 from torch import nn
 
-import ganforge
 from ganforge import ops
 from ganforge.atomic import write_text_atomic, written_atomically
 from ganforge.errors import CheckpointError, GanforgeError
 from ganforge.models import MODELS, build_generator
 from ganforge.models.layers import balanced_labels
+from ganforge.version import __version__
 
 FORMATS = {"torchscript": ".ts", "onnx": ".onnx", "safetensors": ".safetensors"}
 SUFFIXES = {suffix: name for name, suffix in FORMATS.items()}
@@ -68,7 +68,7 @@ def export(generator: nn.Module, spec: dict[str, Any], fmt: str, out: Path,
         if fmt == "safetensors":
             from safetensors.torch import save_file
 
-            metadata = {"ganforge": json.dumps({"spec": spec, "ganforge_version": ganforge.__version__})}
+            metadata = {"ganforge": json.dumps({"spec": spec, "ganforge_version": __version__})}
             save_file({name: tensor.contiguous() for name, tensor in generator.state_dict().items()},
                       str(partial), metadata=metadata)
         else:
@@ -92,7 +92,7 @@ def export(generator: nn.Module, spec: dict[str, Any], fmt: str, out: Path,
         "z_dim": z_dim, "num_classes": num_classes,
         "labels": list(range(num_classes)) if num_classes else None,
         "image_shape": image_shape, "value_range": [-1, 1], "output": "images (N, C, H, W)",
-        "ganforge_version": ganforge.__version__, **card, "constructor": spec,
+        "ganforge_version": __version__, **card, "constructor": spec,
     }
     write_text_atomic(sidecar_path(out), json.dumps(sidecar, indent=2) + "\n")
     return sidecar

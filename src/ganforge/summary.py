@@ -109,7 +109,7 @@ def format_table(title: str, rows: list[LayerRow]) -> str:
 
 def model_summary(config) -> str:
     """The G and D tables of `summary` (and of `train --dry-run`) for a Config."""
-    from ganforge.data.sources import data_shape
+    from ganforge.data.catalog import data_shape
     from ganforge.models import build
     from ganforge.models.layers import balanced_labels
 

@@ -50,10 +50,9 @@ from ganforge.config import (
 )
 from ganforge.errors import ConfigError, GanforgeError
 from ganforge.runs import RunDir, by_fid
+from ganforge.runs.records import table_summary
 
 SPEC_KEYS = {"base", "grid", "trials", "search", "overrides", "eval_samples", "description"}
-RESULT_METRICS = ("fid", "kid", "precision", "recall", "classes_covered")
-RESULT_EVALUATION = ("fid", "kid", "pr", "classes")  # the metric modules giving RESULT_METRICS
 
 
 @dataclass
@@ -179,15 +178,14 @@ class Runner:
         """FID and friends of a trained trial (eval.json), computed once, in this process: the
         feature network loads once for all trials."""
         from ganforge.generation import evaluate_run, training_data
+        from ganforge.metrics import table_metrics
         from ganforge.metrics.features import default_features
 
         run_dir = RunDir(self.sweep_dir / "trials" / name)
         result = run_dir.evaluation_path
         if result.is_file() and result.stat().st_mtime >= run_dir.last_checkpoint.stat().st_mtime:
             return run_dir.evaluation()
-        # (features without classes, a folder's or CIFAR-10's: no class coverage)
-        metrics = RESULT_EVALUATION if default_features(training_data(run_dir.root).name) == "digits" \
-            else tuple(metric for metric in RESULT_EVALUATION if metric != "classes")
+        metrics = table_metrics(default_features(training_data(run_dir.root).name))
         try:
             return evaluate_run(run_dir.root, self.spec.eval_samples, metrics, data_dir=self.data_dir)
         except GanforgeError as error:
@@ -207,7 +205,7 @@ class Runner:
 def row(trial_dir: Path, name: str, overrides: dict[str, Any], status: str) -> dict[str, Any]:
     """One results-table row from a trial folder's files."""
     summary = RunDir(trial_dir).summary()
-    return {"trial": name, **overrides, **{metric: summary[metric] for metric in RESULT_METRICS},
+    return {"trial": name, **overrides, **table_summary(summary),
             "epochs": summary["epochs"], "minutes": summary["minutes"] or 0.0,
             "images_per_s": summary["images_per_s"], "status": status}
 
@@ -304,8 +302,8 @@ def run_search(spec: SweepSpec, sweep_dir: Path, trials: int, storage: str | Non
         evaluation = runner.evaluate(name)
         if evaluation:
             fid = evaluation["fid"]
-            for metric in RESULT_METRICS:
-                trial.set_user_attr(metric, evaluation.get(metric))
+            for metric, value in table_summary(evaluation).items():
+                trial.set_user_attr(metric, value)
         runner.say(f"ganforge sweep: {name} {overrides}: FID {fid:.3f}")
         return fid
 

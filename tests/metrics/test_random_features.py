@@ -6,8 +6,8 @@ import pytest
 import torch
 
 from ganforge.errors import GanforgeError
-from ganforge.metrics import UNLABELLED_METRICS, default_metrics, evaluate, real_images
-from ganforge.metrics.features import feature_network
+from ganforge.metrics import defaults, evaluate, real_images
+from ganforge.metrics.features import default_features, feature_network
 from ganforge.metrics.random_network import RandomEmbedding, weights_sha256
 
 # Changing the architecture, the seed or the weight draw changes every number ever recorded
@@ -66,6 +66,7 @@ def test_class_metrics_refuse_features_without_classes(mnist_halves):
     real, _ = mnist_halves
     with pytest.raises(GanforgeError, match="the classes metric reads a classifier's classes"):
         evaluate(real[:100], "mnist", ("classes",), ref_count=1000, features="random")
-    assert default_metrics("random", "mnist") == UNLABELLED_METRICS
-    assert default_metrics(None, "folder") == default_metrics(None, "cifar10") == UNLABELLED_METRICS
-    assert "classes" in default_metrics(None, "mnist")
+    unlabelled = ("fid", "kid", "pr", "dc", "spread", "memorization")
+    assert defaults("random") == defaults("inception") == unlabelled
+    assert defaults("digits") == ("fid", "kid", "pr", "dc", "cs", "classes", "spread")
+    assert default_features("folder") == default_features("cifar10") == "random"

@@ -3,7 +3,7 @@ import torch
 from torch import nn
 
 from ganforge.config import load_config
-from ganforge.data.sources import data_shape
+from ganforge.data.catalog import data_shape
 from ganforge.errors import ConfigError
 from ganforge.models import MODELS, build, build_discriminator, build_generator
 

@@ -30,7 +30,7 @@ from torch._prims_common import suggest_memory_format
 from torch.utils._python_dispatch import TorchDispatchMode
 
 from ganforge.config import load_config, preset_names
-from ganforge.data.sources import data_shape
+from ganforge.data.catalog import data_shape
 from ganforge.ops.cpu import kernels
 from ganforge.training import setup
 from ganforge.training.optim import set_learning_rates

@@ -22,6 +22,7 @@ from PIL import Image, UnidentifiedImageError
 from tqdm.auto import tqdm
 
 from ganforge.atomic import write_text_atomic, written_atomically
+from ganforge.data.catalog import data_shape
 from ganforge.errors import DataError
 
 SUFFIXES = (".jpg", ".jpeg", ".png", ".webp", ".bmp", ".gif")
@@ -86,8 +87,6 @@ def fingerprint(root: Path, files: list[Path], size: int, channels: int) -> str:
 
 def folder_fingerprint(data) -> str:
     """`fingerprint` of a folder data config (DataConfig)."""
-    from ganforge.data.sources import data_shape
-
     channels, size, _ = data_shape(data)
     root = Path(data.path)
     return fingerprint(root, discover(root), size, channels)

@@ -5,76 +5,14 @@ from __future__ import annotations
 import hashlib
 import os
 import urllib.request
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+from ganforge.data.catalog import DATASETS, Cifar10Dataset, FolderDataset, IdxDataset, data_shape
+from ganforge.data.folder import load_folder
 from ganforge.data.idx import read_bytes, read_idx
 from ganforge.errors import DataError
-from ganforge.registry import Registry
-
-
-@dataclass(frozen=True)
-class IdxDataset:
-    folder: str  # sub-folder name under each search root
-    md5: dict[str, str]  # file stem -> MD5 of the uncompressed file
-    mirrors: tuple[str, ...]  # base URLs serving '<stem>.gz'
-    channels: int = 1
-    image_size: int = 28
-    num_classes: int = 10
-
-    def stems(self, split: str) -> tuple[str, str]:
-        prefix = "train" if split == "train" else "t10k"
-        return f"{prefix}-images-idx3-ubyte", f"{prefix}-labels-idx1-ubyte"
-
-
-@dataclass(frozen=True)
-class Cifar10Dataset:
-    """CIFAR-10 through torchvision's reader and downloader (which checks the archive's MD5)."""
-
-    folder: str = "cifar10"
-    channels: int = 3
-    image_size: int = 32
-    num_classes: int = 10
-
-
-@dataclass(frozen=True)
-class FolderDataset:
-    """Any folder of images (data.path); size and channels come from the data config."""
-
-    channels: int = 3
-    image_size: int = 64
-    num_classes: int = 0
-
-
-DATASETS: Registry[IdxDataset | Cifar10Dataset | FolderDataset] = Registry("dataset")
-DATASETS.register("mnist", IdxDataset(
-    folder="mnist",
-    md5={
-        "train-images-idx3-ubyte": "6bbc9ace898e44ae57da46a324031adb",
-        "train-labels-idx1-ubyte": "a25bea736e30d166cdddb491f175f624",
-        "t10k-images-idx3-ubyte": "2646ac647ad5339dbf082846283269ea",
-        "t10k-labels-idx1-ubyte": "27ae3e4e09519cfbb04c329615203637",
-    },
-    mirrors=(
-        "https://ossci-datasets.s3.amazonaws.com/mnist/",
-        "https://storage.googleapis.com/cvdf-datasets/mnist/",
-    ),
-))
-DATASETS.register("fashion-mnist", IdxDataset(
-    folder="fashion-mnist",
-    md5={
-        "train-images-idx3-ubyte": "f4a8712d7a061bf5bd6d2ca38dc4d50a",
-        "train-labels-idx1-ubyte": "9018921c3c673c538a1fc5bad174d6f9",
-        "t10k-images-idx3-ubyte": "8181f5470baa50b63fa0f6fddb340f0a",
-        "t10k-labels-idx1-ubyte": "15d484375f8d13e6eb1aabb0c3f46965",
-    },
-    mirrors=("http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/",),
-))
-
-DATASETS.register("cifar10", Cifar10Dataset())
-DATASETS.register("folder", FolderDataset())
 
 DOWNLOAD_TIMEOUT_S = 20
 
@@ -190,20 +128,12 @@ def _load_cifar10(spec: Cifar10Dataset, data_dir: str | None, split: str) -> tup
     return dataset.data.transpose(0, 3, 1, 2).copy(), np.asarray(dataset.targets, dtype=np.int64)
 
 
-def data_shape(data) -> tuple[int, int, int]:
-    """(channels, image size, classes) of the images a data config yields."""
-    spec = DATASETS.get(data.name)
-    return data.channels or spec.channels, data.image_size or spec.image_size, spec.num_classes
-
-
 def load_data(data, split: str = "train") -> tuple[np.ndarray, np.ndarray]:
     """The images (N, C, H, W) uint8 and labels of a data config (`DataConfig`). A folder's
     "test" split is its held-out share (data.holdout, the same images for every run and seed),
     and "train" the rest: the held-out images are never trained on."""
     if data.name != "folder":
         return load_split(data.name, data.path, split)
-    from ganforge.data.folder import load_folder
-
     channels, size, _ = data_shape(data)
     images = load_folder(Path(data.path), size, channels, data.strict)
     held = round(len(images) * data.holdout)

@@ -3,13 +3,16 @@
     evaluate(images, dataset="mnist", metrics=["fid", "kid"]) -> {"fid": ..., "kid": ...}
     evaluate(images, labels=labels)   # a conditional source: adds the "conditional" metrics
 
-Each metric is a module registering one function in METRICS; real-image features are cached on
-disk, keyed by dataset, split, count and the feature network's SHA-256.
+Each metric is a module of this package registering one function (metrics.base.register_metric);
+real-image features are cached on disk, keyed by dataset, split, count and the feature
+network's SHA-256.
 """
 
 from __future__ import annotations
 
+import importlib
 import os
+import pkgutil
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -20,29 +23,51 @@ import torch
 from ganforge.atomic import written_atomically
 from ganforge.data.sources import load_data, load_split
 from ganforge.errors import GanforgeError
-from ganforge.metrics import (  # noqa: F401  (register)
-    cas,
-    classes,
-    conditional,
-    cs,
-    dc,
-    fid,
-    kid,
-    memorization,
-    pr,
-    spread,
+from ganforge.metrics.base import (  # noqa: F401  (Key, register_metric: the public hook)
+    METRICS,
+    FeatureSet,
+    Key,
+    Metric,
+    MetricInputs,
+    register_metric,
 )
-from ganforge.metrics.base import METRICS, FeatureSet, MetricInputs
 from ganforge.metrics.features import FeatureNetwork, default_features, feature_network
 
-DEFAULT_METRICS = ("fid", "kid", "pr", "dc", "cs", "classes", "spread")
-# Features without classes (random, Inception on a folder): no class histogram or score, and
-# memorization, since a folder's own images are what a small-data run may copy.
-UNLABELLED_METRICS = ("fid", "kid", "pr", "dc", "spread", "memorization")
+# Every module of this package is imported, so each registers its metric: a new metric is its
+# module alone (a forgotten import list cannot leave it out).
+for _module in pkgutil.iter_modules(__path__):
+    importlib.import_module(f"{__name__}.{_module.name}")
 
 
-def default_metrics(features: str | None, dataset: str) -> tuple[str, ...]:
-    return DEFAULT_METRICS if (features or default_features(dataset)) == "digits" else UNLABELLED_METRICS
+def registered() -> list[Metric]:
+    """Every metric, in table order (FID first)."""
+    return sorted((METRICS.get(name) for name in METRICS.names()), key=lambda metric: metric.order)
+
+
+def defaults(features: str) -> tuple[str, ...]:
+    """The metrics `evaluate` computes for images scored in `features` ("digits" has classes)."""
+    suits = "classes" if features == "digits" else "no classes"
+    return tuple(metric.name for metric in registered() if metric.default in ("any", suits))
+
+
+def training_metrics(features: str) -> tuple[str, ...]:
+    """The metrics training's periodic evaluations compute."""
+    return tuple(name for name in defaults(features) if METRICS.get(name).training)
+
+
+def table_metrics(features: str) -> tuple[str, ...]:
+    """The metrics a sweep computes for its results table."""
+    return tuple(name for name in defaults(features) if METRICS.get(name).tables)
+
+
+def result_keys(tables_only: bool = False) -> list[Key]:
+    """The headline numbers of every metric (of the table metrics), in table order."""
+    return [key for metric in registered() if metric.tables or not tables_only for key in metric.keys]
+
+
+def headline(results: dict[str, Any]) -> dict[str, Any]:
+    """The headline numbers among `results`, in table order."""
+    return {key.name: results[key.name] for key in result_keys() if key.name in results}
 
 
 def cache_dir() -> Path:
@@ -163,7 +188,7 @@ def evaluate(images: torch.Tensor | Iterable[torch.Tensor], dataset: str = "mnis
     `features` None: the digit classifier where one knows the dataset, else the fixed random
     embedding; `metrics` None: the defaults for those features. A folder dataset is scored
     against its held-out share: `data` (its DataConfig) or `data_dir` (its path)."""
-    metrics = default_metrics(features, dataset) if metrics is None else metrics
+    metrics = defaults(features or default_features(dataset)) if metrics is None else metrics
     if labels is not None and "conditional" not in metrics:
         metrics = (*metrics, "conditional")
     chosen = [METRICS.get(name) for name in metrics]

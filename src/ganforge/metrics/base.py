@@ -1,4 +1,14 @@
-"""What every metric receives, and the registry metrics are found in by name."""
+"""What every metric receives, and the registry metrics are found in by name.
+
+A metric is one module holding one function, registered once with what it reports:
+
+    @register_metric("fid", keys=[Key("fid", "FID", "lower")], training=True, tables=True)
+    def fid(inputs: MetricInputs) -> dict[str, float]: ...
+
+`evaluate`, training's evaluations, the run report, sweep tables and `compare` read the
+registration: a new module in ganforge/metrics/ (or a user's `ganforge.register_metric`) shows
+up everywhere without touching them.
+"""
 
 from __future__ import annotations
 
@@ -53,5 +63,50 @@ def class_probabilities(inputs: MetricInputs, metric: str) -> torch.Tensor:
     return probabilities
 
 
-Metric = Callable[[MetricInputs], dict[str, Any]]
+@dataclass(frozen=True)
+class Key:
+    """One headline number a metric reports: its key in results and records, its name in
+    tables and plots, and which way is better."""
+
+    name: str
+    label: str
+    better: str  # "lower" or "higher"
+
+    def __post_init__(self):
+        if self.better not in ("lower", "higher"):
+            raise ValueError(f"Key {self.name!r}: better must be 'lower' or 'higher'")
+
+
+# Which features a metric is a default for: any, those with classes (the digit classifier), or
+# those without (the random embedding, Inception); "never": computed only when asked for.
+DEFAULT_FOR = ("any", "classes", "no classes", "never")
+
+
+@dataclass(frozen=True)
+class Metric:
+    name: str
+    compute: Callable[[MetricInputs], dict[str, Any]]
+    keys: tuple[Key, ...]  # its headline numbers (it may return more: per-class lists, spreads)
+    default: str = "any"  # one of DEFAULT_FOR
+    training: bool = False  # computed by training's periodic evaluations
+    tables: bool = False  # its keys are columns of sweep and `compare` tables
+    order: int = 1000  # place in results and tables (FID first)
+
+    def __call__(self, inputs: MetricInputs) -> dict[str, Any]:
+        return self.compute(inputs)
+
+
 METRICS: Registry[Metric] = Registry("metric")
+
+
+def register_metric(name: str, *, keys: list[Key], default: str = "any", training: bool = False,
+                    tables: bool = False, order: int = 1000):
+    """Register `compute(inputs: MetricInputs) -> dict` as metric `name` (a decorator)."""
+    if default not in DEFAULT_FOR:
+        raise ValueError(f"metric {name!r}: default must be one of {', '.join(DEFAULT_FOR)}")
+
+    def decorator(compute: Callable[[MetricInputs], dict[str, Any]]):
+        METRICS.register(name, Metric(name, compute, tuple(keys), default, training, tables, order))
+        return compute
+
+    return decorator

@@ -12,7 +12,7 @@ import math
 import torch
 
 from ganforge.errors import GanforgeError
-from ganforge.metrics.base import METRICS, MetricInputs
+from ganforge.metrics.base import Key, MetricInputs, register_metric
 from ganforge.metrics.classifier import accuracy, fit
 from ganforge.runs.images import to_uint8
 
@@ -21,7 +21,8 @@ from ganforge.runs.images import to_uint8
 EPOCHS, STEPS, BATCH = 3, 300, 128
 
 
-@METRICS.register("cas")
+@register_metric("cas", keys=[Key("cas", "classification accuracy score", "higher")],
+                 default="never", order=100)
 def classification_accuracy_score(inputs: MetricInputs) -> dict[str, float]:
     images, labels = inputs.images, inputs.generated.labels
     if images is None or labels is None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch
 
-from ganforge.metrics.base import METRICS, MetricInputs, class_probabilities
+from ganforge.metrics.base import Key, MetricInputs, class_probabilities, register_metric
 
 COVERED_SHARE = 0.02
 
@@ -15,7 +15,8 @@ def class_histogram(probabilities: torch.Tensor) -> torch.Tensor:
     return counts.double() / len(probabilities)
 
 
-@METRICS.register("classes")
+@register_metric("classes", keys=[Key("classes_covered", "classes covered", "higher")],
+                 default="classes", training=True, tables=True, order=60)
 def classes(inputs: MetricInputs) -> dict[str, float]:
     probabilities = class_probabilities(inputs, "classes")
     histogram = class_histogram(probabilities)

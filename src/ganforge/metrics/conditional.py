@@ -12,13 +12,18 @@ and in its own variety?
 from __future__ import annotations
 
 from ganforge.errors import GanforgeError
-from ganforge.metrics.base import METRICS, MetricInputs
+from ganforge.metrics.base import Key, MetricInputs, register_metric
 from ganforge.metrics.fid import frechet_distance, gaussian
 from ganforge.metrics.pr import precision_recall
 from ganforge.metrics.spread import total_variance
 
 
-@METRICS.register("conditional")
+# (added by `evaluate` whenever the images come with the labels they were drawn for)
+@register_metric("conditional", keys=[Key("label_accuracy", "label accuracy", "higher"),
+                                      Key("intra_fid", "intra-class FID", "lower"),
+                                      Key("mean_class_recall", "mean class recall", "higher"),
+                                      Key("min_class_spread", "min class spread", "higher")],
+                 default="never", order=90)
 def conditional(inputs: MetricInputs) -> dict[str, object]:
     generated, reference = inputs.generated, inputs.reference
     if generated.labels is None or reference.labels is None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch
 
-from ganforge.metrics.base import METRICS, MetricInputs, class_probabilities
+from ganforge.metrics.base import Key, MetricInputs, class_probabilities, register_metric
 
 
 def classifier_score(probabilities: torch.Tensor) -> float:
@@ -14,6 +14,7 @@ def classifier_score(probabilities: torch.Tensor) -> float:
     return float(torch.exp((p * (p.log() - marginal.log())).sum(dim=1).mean()))
 
 
-@METRICS.register("cs")
+@register_metric("cs", keys=[Key("cs", "classifier score", "higher")], default="classes",
+                 order=50)
 def cs(inputs: MetricInputs) -> dict[str, float]:
     return {"cs": classifier_score(class_probabilities(inputs, "cs"))}

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch
 
-from ganforge.metrics.base import METRICS, MetricInputs
+from ganforge.metrics.base import Key, MetricInputs, register_metric
 from ganforge.metrics.knn import distance_chunks, kth_neighbour_radius
 
 K = 5
@@ -23,7 +23,8 @@ def density_coverage(real: torch.Tensor, generated: torch.Tensor, k: int = K,
     return density, float(covered.float().mean())
 
 
-@METRICS.register("dc")
+@register_metric("dc", keys=[Key("density", "density", "higher"),
+                       Key("coverage", "coverage", "higher")], order=40)
 def dc(inputs: MetricInputs) -> dict[str, float]:
     density, coverage = density_coverage(inputs.reference.features, inputs.generated.features,
                                          radii=inputs.reference.kth_radius(K))

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import torch
 
+from ganforge.data.catalog import FEATURE_NETWORKS
 from ganforge.errors import GanforgeError
 from ganforge.metrics.classifier import Classifier
 from ganforge.metrics.random_network import RandomEmbedding, weights_sha256
@@ -129,9 +130,6 @@ def _random() -> FeatureNetwork:
         return torch.cat(features), torch.empty(len(images), 0)
 
     return FeatureNetwork(f"random-{weights_sha256(network)[:16]}", extract_random)
-
-
-FEATURE_NETWORKS = ("digits", "random", "inception")
 
 
 def default_features(dataset: str) -> str:

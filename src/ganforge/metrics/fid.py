@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ganforge.metrics.base import METRICS, MetricInputs
+from ganforge.metrics.base import Key, MetricInputs, register_metric
 
 
 def gaussian(features) -> tuple[np.ndarray, np.ndarray]:
@@ -27,7 +27,8 @@ def frechet_distance(mean_a, cov_a, mean_b, cov_b) -> float:
     return float(difference @ difference + np.trace(cov_a) + np.trace(cov_b) - 2 * trace_sqrt)
 
 
-@METRICS.register("fid")
+@register_metric("fid", keys=[Key("fid", "FID", "lower")], training=True, tables=True,
+                 order=10)
 def fid(inputs: MetricInputs) -> dict[str, float]:
     return {"fid": frechet_distance(*gaussian(inputs.generated.features),
                                     *gaussian(inputs.reference.features))}

@@ -6,7 +6,7 @@ import warnings
 
 import torch
 
-from ganforge.metrics.base import METRICS, MetricInputs
+from ganforge.metrics.base import Key, MetricInputs, register_metric
 
 SUBSETS = 100
 SUBSET_SIZE = 1000
@@ -22,7 +22,7 @@ def polynomial_mmd(a: torch.Tensor, b: torch.Tensor) -> float:
     return float(within / (size * (size - 1)) - 2 * k_ab.mean())
 
 
-@METRICS.register("kid")
+@register_metric("kid", keys=[Key("kid", "KID", "lower")], tables=True, order=20)
 def kid(inputs: MetricInputs) -> dict[str, float]:
     generated = inputs.generated.features.double()
     reference = inputs.reference.features.double()

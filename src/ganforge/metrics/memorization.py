@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from ganforge.errors import GanforgeError
-from ganforge.metrics.base import METRICS, MetricInputs
+from ganforge.metrics.base import Key, MetricInputs, register_metric
 from ganforge.metrics.knn import nearest_distance
 
 
-@METRICS.register("memorization")
+@register_metric("memorization", keys=[Key("memorization", "memorization", "higher")],
+                 default="no classes", order=80)
 def memorization(inputs: MetricInputs) -> dict[str, float]:
     """Median nearest-train distance of generated samples over that of reference (test) samples.
 

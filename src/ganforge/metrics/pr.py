@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import torch
 
-from ganforge.metrics.base import METRICS, MetricInputs
+from ganforge.metrics.base import Key, MetricInputs, register_metric
 from ganforge.metrics.knn import distance_chunks, kth_neighbour_radius
 
 K = 3
@@ -33,7 +33,8 @@ def precision_recall(real: torch.Tensor, generated: torch.Tensor,
     return manifold_share(generated, real, real_radii), manifold_share(real, generated)
 
 
-@METRICS.register("pr")
+@register_metric("pr", keys=[Key("precision", "precision", "higher"),
+                       Key("recall", "recall", "higher")], training=True, tables=True, order=30)
 def pr(inputs: MetricInputs) -> dict[str, float]:
     precision, recall = precision_recall(inputs.reference.features, inputs.generated.features,
                                          inputs.reference.kth_radius(K))

@@ -6,14 +6,15 @@ varies as much as the data, near 0 for one that makes the same few images whatev
 
 from __future__ import annotations
 
-from ganforge.metrics.base import METRICS, MetricInputs
+from ganforge.metrics.base import Key, MetricInputs, register_metric
 
 
 def total_variance(features) -> float:
     return float(features.double().var(dim=0).sum())
 
 
-@METRICS.register("spread")
+@register_metric("spread", keys=[Key("feature_spread", "feature spread", "higher")],
+                 training=True, order=70)
 def spread(inputs: MetricInputs) -> dict[str, float]:
     ratio = total_variance(inputs.generated.features) / total_variance(inputs.reference.features)
     return {"feature_spread": ratio ** 0.5}

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from ganforge.atomic import write_text_atomic
+from ganforge.metrics import result_keys
 from ganforge.report.images import animate, side_by_side
 from ganforge.report.plots import class_histogram, curve, line_plot, training_plots
 from ganforge.runs import RunDir, by_fid
@@ -98,6 +99,15 @@ def _real_beside_generated(run_dir: RunDir, real_grid: Path | str, plots: Path) 
     return _image(both, "real and generated side by side", pixel=True)
 
 
+def _metrics_table(records: list[dict[str, Any]], extra: list[str]) -> str:
+    """The records' headline numbers (every registered metric's keys that they hold), titled
+    by the metrics' registration, with `extra` plain columns first."""
+    keys = [key for key in result_keys() if any(key.name in record for record in records)]
+    header = [*extra, *(f"{key.label} {'↓' if key.better == 'lower' else '↑'}" for key in keys)]
+    return _table(header, [[record.get(name) for name in extra] + [record.get(key.name) for key in keys]
+                           for record in records])
+
+
 def _class_section(evaluation: dict[str, Any], config: dict[str, Any], plots: Path) -> str:
     histogram = evaluation.get("class_histogram")
     if not histogram:
@@ -153,23 +163,11 @@ def run_report(run: Path) -> Path:
     sections.append(f"<p><b>{html.escape(config['model']['name'])}</b> on "
                     f"<b>{html.escape(config['data']['name'])}</b>, {state}.</p>")
     if evaluation:
-        keys = [key for key in ("fid", "kid", "precision", "recall", "density", "coverage",
-                                "classes_covered", "label_accuracy", "intra_fid",
-                                "mean_class_recall", "min_class_spread", "samples")
-                if key in evaluation]
-        sections.append("<h2>Quality</h2>" + _table(keys, [[evaluation[key] for key in keys]]))
+        sections.append("<h2>Quality</h2>" + _metrics_table([evaluation], ["samples"]))
     sections.append("<h2>Curves</h2><div class=charts>" + "".join(
         _image(path, name) for name, path in training_plots(run_dir, plots).items()) + "</div>")
     if evals:
-        conditional = "label_accuracy" in evals[-1]
-        sections.append(_table(
-            ["epoch", "FID", "classes covered", "feature spread", "precision", "recall",
-             *(["label accuracy", "intra-class FID", "mean class recall", "min class spread"]
-               if conditional else [])],
-            [[r["epoch"], r["fid"], r.get("classes_covered"), r.get("feature_spread"), r.get("precision"),
-              r.get("recall"), *([r.get("label_accuracy"), r.get("intra_fid"),
-                                  r.get("mean_class_recall"), r.get("min_class_spread")]
-                                 if conditional else [])] for r in evals]))
+        sections.append(_metrics_table(evals, ["epoch"]))
     sections.append("<h2>Health</h2>" + ("".join(
         f"<div class=warning><b>step {event['step']}: {html.escape(event['event'])}"
         f"{' ' + html.escape(event.get('detector', '')) if event.get('detector') else ''}</b> "

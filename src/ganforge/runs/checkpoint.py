@@ -11,8 +11,8 @@ from typing import Any
 
 import torch
 
-import ganforge
 from ganforge.errors import CheckpointError
+from ganforge.version import __version__
 
 FORMAT = 1
 
@@ -59,10 +59,10 @@ def load(path: Path) -> dict[str, Any]:
     if not isinstance(state, dict) or "generator" not in state or "format" not in state:
         raise CheckpointError(f"{path} is not a ganforge checkpoint; pass one written by ganforge")
     written_by = str(state.get("ganforge_version", "0"))
-    if state["format"] > FORMAT or _version(written_by) > _version(ganforge.__version__):
+    if state["format"] > FORMAT or _version(written_by) > _version(__version__):
         raise CheckpointError(
             f"{path} was written by ganforge {written_by}, newer than this ganforge "
-            f"{ganforge.__version__}; upgrade ganforge to load it"
+            f"{__version__}; upgrade ganforge to load it"
         )
     return state
 

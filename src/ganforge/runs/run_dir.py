@@ -18,6 +18,7 @@ import torch
 from ganforge.atomic import write_text_atomic
 from ganforge.errors import GanforgeError
 from ganforge.runs.images import image_grid, save_grid_png
+from ganforge.runs.records import table_summary
 
 
 class RunDir:
@@ -112,15 +113,13 @@ class RunDir:
         return None, None
 
     def summary(self) -> dict[str, Any]:
-        """One comparison-table row of the run, from its files: epochs, FID (`ganforge evaluate`,
-        else the last evaluation during training), KID, precision, recall, classes covered, the
+        """One comparison-table row of the run, from its files: epochs, the table metrics'
+        numbers (`ganforge evaluate`; FID else from the last evaluation during training), the
         last losses, minutes trained and mean images/s."""
-        epochs, evaluation = self.epochs(), self.evaluation()
+        epochs = self.epochs()
         last = epochs[-1] if epochs else {}
         return {
-            "epochs": last.get("epoch", 0), "fid": self.fid()[0], "kid": evaluation.get("kid"),
-            "precision": evaluation.get("precision"), "recall": evaluation.get("recall"),
-            "classes_covered": evaluation.get("classes_covered"),
+            "epochs": last.get("epoch", 0), **table_summary(self.evaluation()), "fid": self.fid()[0],
             "loss_d": last.get("loss_d"), "loss_g": last.get("loss_g"),
             "minutes": sum(record["seconds"] for record in epochs) / 60 if epochs else None,
             "images_per_s": sum(record["images_per_s"] for record in epochs) / len(epochs)

@@ -12,8 +12,9 @@ import torch
 
 from ganforge import ops
 from ganforge.config import Config
+from ganforge.data.catalog import data_shape
 from ganforge.data.loader import DeviceBatches
-from ganforge.data.sources import data_shape, load_data
+from ganforge.data.sources import load_data
 from ganforge.errors import ConfigError, GanforgeError
 from ganforge.models import build
 from ganforge.training.distributed import ONE_PROCESS, Ranks

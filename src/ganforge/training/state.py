@@ -1,20 +1,30 @@
-"""What a checkpoint of a training run holds, and loading one back into a Trainer (the file
-format itself, atomic and weights-only, is `ganforge.runs.checkpoint`)."""
+"""What a checkpoint of a training run holds, and loading one back into the GAN and the run's
+counters (the file format itself, atomic and weights-only, is `ganforge.runs.checkpoint`)."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+import math
+from dataclasses import dataclass, field
+from typing import Any
 
 import torch
 
-import ganforge
 from ganforge.errors import CheckpointError
 from ganforge.runs import checkpoint
 from ganforge.training.rng import restore_rng, rng_state, seed_everything
-from ganforge.training.step import STAT_NAMES
+from ganforge.training.step import STAT_NAMES, Gan
+from ganforge.version import __version__
 
-if TYPE_CHECKING:
-    from ganforge.training.trainer import Trainer
+
+@dataclass
+class Counters:
+    """Where a run is, besides its networks: what the loop advances and a checkpoint keeps."""
+
+    step: int = 0
+    # Running sums of the step statistics (STAT_NAMES) over the current epoch, on the device.
+    epoch_stats: torch.Tensor = field(default_factory=lambda: torch.zeros(len(STAT_NAMES)))
+    best_fid: float = math.inf
+    rollbacks: int = 0  # NaN rollbacks so far; each halves the learning rates
 
 # How a process runs its optimizer, not what it learnt: kept from this process on load.
 IMPLEMENTATION_FLAGS = ("fused", "capturable", "foreach")
@@ -28,25 +38,25 @@ def _portable(optimizer: torch.optim.Optimizer) -> dict[str, Any]:
                                       for group in saved["param_groups"]]}
 
 
-def checkpoint_state(trainer: Trainer, step: int, epoch_stats: torch.Tensor) -> dict[str, Any]:
-    """Unwrapped modules, both optimizers, every RNG, the step and G's constructor arguments."""
-    gan = trainer.gan
+def checkpoint_state(*, gan: Gan, generator_spec: dict[str, Any], config: Any, counters: Counters,
+                     steps_per_epoch: int) -> dict[str, Any]:
+    """Unwrapped modules, both optimizers, every RNG, the counters and G's constructor arguments."""
     return {
         "format": checkpoint.FORMAT,
-        "ganforge_version": ganforge.__version__,
-        "config": trainer.config.to_dict(),
-        "step": step,
-        "steps_per_epoch": trainer.batches.steps_per_epoch,  # differs when the process count does
-        "epoch_stats": epoch_stats.cpu(),
-        "generator": {**trainer.generator_spec, "state_dict": gan.generator.state_dict()},
+        "ganforge_version": __version__,
+        "config": config.to_dict(),
+        "step": counters.step,
+        "steps_per_epoch": steps_per_epoch,  # differs when the process count does
+        "epoch_stats": counters.epoch_stats.cpu(),
+        "generator": {**generator_spec, "state_dict": gan.generator.state_dict()},
         "discriminator": {"state_dict": gan.discriminator.state_dict()},
         **({"generator_ema": {"state_dict": gan.ema.model.state_dict(),
                               "images_seen": gan.ema.images_seen.item()}} if gan.ema else {}),
         "optimizer_g": _portable(gan.optimizer_g),
         "optimizer_d": _portable(gan.optimizer_d),
         "rng": rng_state(),
-        "best_fid": trainer.best_fid,
-        "rollbacks": trainer.rollbacks,
+        "best_fid": counters.best_fid,
+        "rollbacks": counters.rollbacks,
     }
 
 
@@ -62,12 +72,11 @@ def _load_optimizer(optimizer: torch.optim.Optimizer, saved: dict[str, Any]) -> 
         group.update(kept)
 
 
-def _load_weights(trainer: Trainer, saved: dict[str, Any], source: str) -> None:
-    gan = trainer.gan
-    if saved["generator"]["name"] != trainer.generator_spec["name"]:
+def _load_weights(gan: Gan, generator_spec: dict[str, Any], saved: dict[str, Any], source: str) -> None:
+    if saved["generator"]["name"] != generator_spec["name"]:
         raise CheckpointError(
             f"{source} holds model {saved['generator']['name']!r} but the config builds "
-            f"{trainer.generator_spec['name']!r}; resume with the run's own config")
+            f"{generator_spec['name']!r}; resume with the run's own config")
     try:
         gan.generator.load_state_dict(saved["generator"]["state_dict"])
         gan.discriminator.load_state_dict(saved["discriminator"]["state_dict"])
@@ -84,21 +93,21 @@ def _load_weights(trainer: Trainer, saved: dict[str, Any], source: str) -> None:
                               "resume with the run's own config") from None
 
 
-def restore(trainer: Trainer, saved: dict[str, Any], source: str) -> tuple[int, torch.Tensor]:
-    """Load a checkpoint into `trainer` (weights, optimizers, RNGs, best FID, rollbacks); returns
-    the (step, epoch_stats) to continue from. Learning rates are the caller's to set."""
-    _load_weights(trainer, saved, source)
+def restore(saved: dict[str, Any], *, gan: Gan, generator_spec: dict[str, Any], source: str,
+            steps_per_epoch: int, device: torch.device, reseed: int | None = None) -> Counters:
+    """Load a checkpoint into `gan` and the RNGs; returns the counters to continue from.
+    `reseed`: this process's seed offset under torchrun (rank > 0), applied at the saved step.
+    Learning rates are the caller's to set."""
+    _load_weights(gan, generator_spec, saved, source)
     restore_rng(saved["rng"])
-    if trainer.ranks.rank:
-        seed_everything(trainer.config.train.seed + 1009 * trainer.ranks.rank + saved["step"])
-    trainer.best_fid, trainer.rollbacks = saved["best_fid"], saved["rollbacks"]
-    step, epoch_stats = saved["step"], saved["epoch_stats"].to(trainer.device)
-    steps_per_epoch = trainer.batches.steps_per_epoch
+    if reseed is not None:
+        seed_everything(reseed + saved["step"])
+    step, epoch_stats = saved["step"], saved["epoch_stats"].to(device)
     saved_steps_per_epoch = saved.get("steps_per_epoch", steps_per_epoch)
     if epoch_stats.shape != (len(STAT_NAMES),):  # from a version that logged fewer stats
-        epoch_stats = torch.zeros(len(STAT_NAMES), device=trainer.device)
+        epoch_stats = torch.zeros(len(STAT_NAMES), device=device)
     if saved_steps_per_epoch != steps_per_epoch:
         # Saved by another number of processes: continue from its last complete epoch.
         step = step // saved_steps_per_epoch * steps_per_epoch
         epoch_stats = torch.zeros_like(epoch_stats)
-    return step, epoch_stats
+    return Counters(step, epoch_stats, saved["best_fid"], saved["rollbacks"])

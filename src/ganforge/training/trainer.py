@@ -2,7 +2,7 @@
 
     trainer = Trainer.from_config(config)   # every check before anything is written
     trainer.start(run_dir)                  # the run folder and its resolved config
-    outcome = trainer.fit(run_dir)          # or trainer.restore(state) first, to resume
+    outcome = trainer.fit(run_dir)          # or trainer.restore(checkpoint) first, to resume
 """
 
 from __future__ import annotations
@@ -22,12 +22,13 @@ from ganforge.data.augment import to_model_range
 from ganforge.data.loader import DeviceBatches
 from ganforge.errors import GanforgeError, TrainingDiverged
 from ganforge.generation import generate
-from ganforge.metrics import evaluate
+from ganforge.metrics import evaluate, training_metrics
 from ganforge.metrics.features import default_features
 from ganforge.models.layers import balanced_labels
 from ganforge.ops.cuda_graph import GraphedStep
 from ganforge.ops.host_memory import keep_freed_memory
 from ganforge.runs import RunDir, checkpoint
+from ganforge.runs.records import eval_record, scalars
 from ganforge.training import state
 from ganforge.training.distributed import ONE_PROCESS, Ranks
 from ganforge.training.distributed import start as start_ranks
@@ -43,17 +44,28 @@ from ganforge.training.setup import (
     tune_backends,
 )
 from ganforge.training.signals import StopRequests
+from ganforge.training.state import Counters
 from ganforge.training.step import STAT_NAMES, Gan, gan_state, train_step
 
-# What a periodic evaluation of a conditional run adds to its "eval" record (metrics.conditional).
-CONDITIONAL_KEYS = ("label_accuracy", "intra_fid", "mean_class_recall", "min_class_spread",
-                    "class_spread")
+# Why the loop ended: every step done, train.max_minutes reached, or a signal (SIGINT/SIGTERM,
+# here or in another process of the run).
+STOP_REASONS = ("finished", "time limit", "signal")
 
 
 @dataclass
 class Outcome:
     step: int
+    stop: str  # one of STOP_REASONS
     signal_number: int | None = None  # set when SIGINT/SIGTERM stopped the run early
+
+
+@dataclass
+class Loop:
+    """The training loop's state between epochs."""
+
+    deadline: float  # time.monotonic() at which train.max_minutes runs out (inf: none)
+    interval_stats: torch.Tensor  # sums since the last interval record (it spans epoch ends)
+    stop: str | None = None  # set when the loop is to end: one of STOP_REASONS
 
 
 def _finite(stats: torch.Tensor) -> bool:
@@ -71,8 +83,7 @@ class Trainer:
         self.eval_every, self.no_evaluation_reason = eval_every, no_evaluation_reason
         self.generator_spec = generator_spec  # name + constructor arguments: rebuilds G alone
         self.fixed_noise, self.ranks, self.health = fixed_noise, ranks, health
-        self.best_fid = math.inf
-        self.rollbacks = 0  # NaN rollbacks so far; each halves the learning rates
+        self.counters = Counters(epoch_stats=torch.zeros(len(STAT_NAMES), device=device))
         self._noise_rng = torch.Generator(device=device)
         # The step as one CUDA graph per variant, captured on first use.
         self.graphed = GraphedStep(self._graphable_step, state=lambda: gan_state(self.gan)) \
@@ -148,7 +159,8 @@ class Trainer:
 
     def set_learning_rates(self, step: int) -> None:
         set_learning_rates(self.config, self.gan.optimizer_g, self.gan.optimizer_d, step=step,
-                           steps_per_epoch=self.batches.steps_per_epoch, rollbacks=self.rollbacks)
+                           steps_per_epoch=self.batches.steps_per_epoch,
+                           rollbacks=self.counters.rollbacks)
 
     def start(self, run_dir: RunDir) -> None:
         """Create the run folder and write the resolved config before the first step."""
@@ -158,101 +170,103 @@ class Trainer:
         first = self.batches.images[: self.config.train.num_samples]
         run_dir.log_real_grid(to_model_range(first, unit=self.batches.unit))
 
-    def restore(self, saved: dict[str, Any], source: str) -> tuple[int, torch.Tensor]:
-        """Load a checkpoint into the trainer; returns (step, epoch_stats) to `fit` from."""
-        step, epoch_stats = state.restore(self, saved, source)
-        self.set_learning_rates(step)
+    def restore(self, saved: dict[str, Any], source: str) -> int:
+        """Load a checkpoint into the trainer; returns the step `fit` will continue from."""
+        ranks = self.ranks
+        self.counters = state.restore(
+            saved, gan=self.gan, generator_spec=self.generator_spec, source=source,
+            steps_per_epoch=self.batches.steps_per_epoch, device=self.device,
+            reseed=self.config.train.seed + 1009 * ranks.rank if ranks.rank else None)
+        self.set_learning_rates(self.counters.step)
         if self.graphed is not None:
             self.graphed.invalidate()  # the optimizers hold new state tensors
-        return step, epoch_stats
+        return self.counters.step
 
-    def fit(self, run_dir: RunDir, step: int = 0, epoch_stats: torch.Tensor | None = None,
-            log: Callable[[str], None] = tqdm.write, progress: bool = True) -> Outcome:
-        """Train from `step` (0, or where `restore` left off) until done, out of time or stopped
-        by a signal; every way out leaves a complete checkpoint. `log` takes the epoch lines;
-        `progress=False` hides the progress bar.
+    def fit(self, run_dir: RunDir, log: Callable[[str], None] = tqdm.write,
+            progress: bool = True) -> Outcome:
+        """Train from the counters' step (0, or where `restore` left off) until done, out of
+        time or stopped by a signal; every way out leaves a complete checkpoint. `log` takes the
+        epoch lines; `progress=False` hides the progress bar.
 
         Under torchrun every rank runs this loop in step; only rank 0 prints and writes, and the
         numbers it logs are averaged over the ranks."""
         log = log if self.ranks.main else (lambda _line: None)
-        if epoch_stats is None:
-            epoch_stats = torch.zeros(len(STAT_NAMES), device=self.device)
-        if step >= self.total_steps:
+        if self.counters.step >= self.total_steps:
             log(f"{run_dir.root} has already finished its {self.total_steps} steps; nothing to do "
                 "(raise --epochs or --max-steps to train further)")
-            return Outcome(step)
+            return Outcome(self.counters.step, "finished")
         if self.no_evaluation_reason:
             log(self.no_evaluation_reason)
         minutes = self.config.train.max_minutes
-        deadline = time.monotonic() + 60 * minutes if minutes else math.inf
+        loop = Loop(deadline=time.monotonic() + 60 * minutes if minutes else math.inf,
+                    interval_stats=torch.zeros_like(self.counters.epoch_stats))
         self.gan.generator.train()
         self.gan.discriminator.train()
-        # Interval averages run across epoch ends (log_every need not divide an epoch).
-        interval_stats, stopping = torch.zeros_like(epoch_stats), False
-        with StopRequests() as stop:
-            def wants_stop() -> bool:
-                return time.monotonic() >= deadline or stop.signal_number is not None
-
-            while step < self.total_steps and not stopping:
-                step, epoch_stats, stopping = self._epoch(run_dir, step, epoch_stats, interval_stats,
-                                                          wants_stop, log, progress)
+        with StopRequests() as requests:
+            while loop.stop is None:
+                self._epoch(run_dir, loop, requests, log, progress)
         run_dir.close()
         self.ranks.barrier()  # no rank exits (and makes torchrun stop the others) before rank 0 wrote
         # A rank stopped because another one was signalled reports SIGTERM, so all exit alike.
-        signal_number = stop.signal_number or (signal.SIGTERM if stopping and step < self.total_steps
-                                               and time.monotonic() < deadline else None)
-        return Outcome(step, signal_number)
+        signal_number = requests.signal_number or (signal.SIGTERM if loop.stop == "signal" else None)
+        return Outcome(self.counters.step, loop.stop, signal_number)
 
-    def _epoch(self, run_dir: RunDir, step: int, epoch_stats: torch.Tensor,
-               interval_stats: torch.Tensor,
-               wants_stop: Callable[[], bool], log: Callable[[str], None], progress: bool
-               ) -> tuple[int, torch.Tensor, bool]:
-        """Train the rest of one epoch (or until a stop); returns (step, epoch_stats, stopping)."""
-        train, batches, ranks = self.config.train, self.batches, self.ranks
+    def _stop_wanted(self, loop: Loop, requests: StopRequests) -> str | None:
+        if requests.signal_number is not None:
+            return "signal"
+        return "time limit" if time.monotonic() >= loop.deadline else None
+
+    def _epoch(self, run_dir: RunDir, loop: Loop, requests: StopRequests,
+               log: Callable[[str], None], progress: bool) -> None:
+        """Train the rest of one epoch, or until the loop is to stop."""
+        train, batches, ranks, counters = self.config.train, self.batches, self.ranks, self.counters
         steps_per_epoch = batches.steps_per_epoch
-        epoch, start = divmod(step, steps_per_epoch)
-        first_step, started = step, time.perf_counter()
+        epoch, start = divmod(counters.step, steps_per_epoch)
+        first_step, started = counters.step, time.perf_counter()
         # Checking for NaN reads the stats back from the device: free on the CPU, so every step
         # there; once per log interval on accelerators and across processes (it is collective).
         check_every = 1 if self.device.type == "cpu" and not ranks.active else train.log_every
-        stopping = False
         bar = tqdm(total=steps_per_epoch, initial=start, desc=f"epoch {epoch + 1}", leave=False,
                    dynamic_ncols=True, disable=None if ranks.main and progress else True)
         for real_images, labels in batches.epoch(epoch, start):
-            step_stats = self.train_step(step, real_images, labels)
-            epoch_stats += step_stats
-            interval_stats += step_stats
-            step += 1
+            step_stats = self.train_step(counters.step, real_images, labels)
+            counters.epoch_stats += step_stats
+            loop.interval_stats += step_stats
+            counters.step += 1
+            step = counters.step
             bar.update()
-            if step % check_every == 0 and not _finite(ranks.mean(epoch_stats)):
+            if step % check_every == 0 and not _finite(ranks.mean(counters.epoch_stats)):
                 bar.close()
-                step, epoch_stats = self._diverged(run_dir, step, exact=check_every == 1, log=log)
-                return step, epoch_stats, False
+                self._diverged(run_dir, step, exact=check_every == 1, log=log)
+                return
             if step % train.log_every == 0:
-                record = self._interval(run_dir, interval_stats, epoch, step, log)
+                record = self._interval(run_dir, loop.interval_stats, epoch, step, log)
                 bar.set_postfix_str(f"loss D {record['loss_d']:.3f}  loss G {record['loss_g']:.3f}")
             if (train.checkpoint_every and step % train.checkpoint_every == 0
-                    and step % steps_per_epoch and ranks.main and _finite(epoch_stats)):
-                self._save(run_dir, step, epoch_stats)
+                    and step % steps_per_epoch and ranks.main and _finite(counters.epoch_stats)):
+                self._save(run_dir)
             # Several processes decide together (at log intervals), so all stop at one step.
             if not ranks.active or step % train.log_every == 0:
-                stopping = ranks.any(wants_stop(), self.device)
-            if step >= self.total_steps or stopping:
+                wanted = self._stop_wanted(loop, requests)
+                if ranks.any(wanted is not None, self.device):
+                    loop.stop = wanted or "signal"  # (or another process was signalled)
+            if step >= self.total_steps or loop.stop:
                 break
         bar.close()
-        record = self._epoch_record(epoch, step, first_step, started, epoch_stats)
+        if counters.step >= self.total_steps:
+            loop.stop = "finished"
+        record = self._epoch_record(epoch, counters.step, first_step, started, counters.epoch_stats)
         if record["complete"]:
-            epoch_stats.zero_()
+            counters.epoch_stats.zero_()
         if ranks.main:
-            self._end_of_segment(run_dir, record, step, epoch_stats, log)
-        return step, epoch_stats, stopping
+            self._end_of_segment(run_dir, record, log)
 
     def _epoch_record(self, epoch: int, step: int, first_step: int, started: float,
                       epoch_stats: torch.Tensor) -> dict[str, Any]:
         seconds = time.perf_counter() - started
         steps_in_epoch = step - epoch * self.batches.steps_per_epoch
         averages = (self.ranks.mean(epoch_stats) / steps_in_epoch).tolist()
-        lr_g, lr_d = learning_rates(self.config, step=step - 1, rollbacks=self.rollbacks,
+        lr_g, lr_d = learning_rates(self.config, step=step - 1, rollbacks=self.counters.rollbacks,
                                     steps_per_epoch=self.batches.steps_per_epoch)
         return {"event": "epoch", "epoch": epoch + 1, "step": step,
                 "complete": steps_in_epoch == self.batches.steps_per_epoch,
@@ -268,7 +282,7 @@ class Trainer:
         interval_stats.zero_()
         if not self.ranks.main:
             return dict(zip(STAT_NAMES, averages))
-        lr_g, lr_d = learning_rates(self.config, step=step - 1, rollbacks=self.rollbacks,
+        lr_g, lr_d = learning_rates(self.config, step=step - 1, rollbacks=self.counters.rollbacks,
                                     steps_per_epoch=self.batches.steps_per_epoch)
         record = {"event": "interval", "epoch": epoch + 1, "step": step,
                   **dict(zip(STAT_NAMES, averages)), "lr_g": lr_g, "lr_d": lr_d}
@@ -298,80 +312,73 @@ class Trainer:
         finally:
             generator.train(generator is self.gan.generator)
 
-    def _end_of_segment(self, run_dir: RunDir, record: dict[str, Any], step: int,
-                        epoch_stats: torch.Tensor, log: Callable[[str], None]) -> None:
+    def _end_of_segment(self, run_dir: RunDir, record: dict[str, Any],
+                        log: Callable[[str], None]) -> None:
         """Metrics, grid, evaluation, checkpoint and the epoch line: what every epoch end (or
         early stop) leaves."""
         samples = self._draw(len(self.fixed_noise), z=self.fixed_noise)
         try:
             run_dir.append_metrics(record)
-            run_dir.log_scalars(record, step)
-            run_dir.save_grid(samples, record["epoch"], step)
+            run_dir.log_scalars(record, record["step"])
+            run_dir.save_grid(samples, record["epoch"], record["step"])
         except OSError as error:
             raise GanforgeError(
                 f"cannot write to {run_dir.root} ({error.strerror}); the last good checkpoint is "
                 f"kept; free space and continue with: ganforge train --resume {run_dir.root}") from None
         eval_every, evaluation = self.eval_every, None
         if eval_every and record["complete"] and (record["epoch"] % eval_every == 0
-                                                  or step == self.total_steps):
-            evaluation = self._evaluate(run_dir, record, step, epoch_stats)
-        self._save(run_dir, step, epoch_stats)  # after the evaluation: it records the best FID
+                                                  or record["step"] == self.total_steps):
+            evaluation = self._evaluate(run_dir, record)
+        self._save(run_dir)  # after the evaluation: it records the best FID
         log(_epoch_line(record, self.config.train.epochs, evaluation))
         if evaluation is not None:
             self._check_health(run_dir, evaluation, log)
 
-    def _evaluate(self, run_dir: RunDir, record: dict[str, Any], step: int,
-                  epoch_stats: torch.Tensor) -> dict[str, Any]:
-        """FID (plus class coverage, feature spread, precision and recall, which the health
-        monitor reads) of fresh samples; the best generator so far is kept as checkpoints/best.pt.
-        Returns the "eval" record it logged."""
+    def _evaluate(self, run_dir: RunDir, record: dict[str, Any]) -> dict[str, Any]:
+        """The training metrics (FID, classes covered, feature spread, precision and recall,
+        which the health monitor reads) of fresh samples; the best generator so far is kept as
+        checkpoints/best.pt. Returns the "eval" record it logged."""
         config, started = self.config, time.perf_counter()
         labels = balanced_labels(config.train.eval_samples, self.gan.generator.num_classes)
         images = self._draw(config.train.eval_samples, seed=config.train.seed + 1, labels=labels)
+        features = default_features(config.data.name)
         # Training's random stream must not depend on whether (or in which process) the feature
         # network was first built: its construction draws initial weights.
-        features = default_features(config.data.name)
-        chosen = ("fid", "classes", "spread", "pr") if features == "digits" else ("fid", "spread", "pr")
         with torch.random.fork_rng(devices=[]):
-            results = evaluate(images, config.data.name, chosen, data_dir=config.data.path,
-                               labels=labels, data=config.data)
-        improved = results["fid"] < self.best_fid
+            results = evaluate(images, config.data.name, training_metrics(features),
+                               data_dir=config.data.path, labels=labels, data=config.data)
+        improved = results["fid"] < self.counters.best_fid
         if improved:
-            self.best_fid = results["fid"]
-            self._save(run_dir, step, epoch_stats, "best.pt")
-        eval_record = {"event": "eval", "epoch": record["epoch"], "step": step, "fid": results["fid"],
-                       "samples": config.train.eval_samples, "features": features,
-                       **({"classes_covered": results["classes_covered"]}
-                          if "classes_covered" in results else {}),
-                       "feature_spread": results["feature_spread"],
-                       "precision": results["precision"], "recall": results["recall"],
-                       **{key: results[key] for key in CONDITIONAL_KEYS if key in results},
-                       "best": improved, "seconds": time.perf_counter() - started}
-        run_dir.append_metrics(eval_record)
-        run_dir.log_scalars({f"eval/{key}": eval_record[key]
-                             for key in ("fid", "feature_spread", "precision", "recall",
-                                         *CONDITIONAL_KEYS[:4]) if key in eval_record}, step)
-        return eval_record
+            self.counters.best_fid = results["fid"]
+            self._save(run_dir, "best.pt")
+        record = eval_record(epoch=record["epoch"], step=record["step"], results=results,
+                             features=features, best=improved, seconds=time.perf_counter() - started)
+        run_dir.append_metrics(record)
+        run_dir.log_scalars({f"eval/{key}": value for key, value in scalars(record).items()},
+                            record["step"])
+        return record
 
-    def _save(self, run_dir: RunDir, step: int, epoch_stats: torch.Tensor,
-              name: str = "last.pt") -> None:
+    def _save(self, run_dir: RunDir, name: str = "last.pt") -> None:
         """Write checkpoints/NAME; a full disk or unwritable folder stops the run, keeping the old
         file."""
+        saved = state.checkpoint_state(gan=self.gan, generator_spec=self.generator_spec,
+                                       config=self.config, counters=self.counters,
+                                       steps_per_epoch=self.batches.steps_per_epoch)
         try:
-            checkpoint.save(state.checkpoint_state(self, step, epoch_stats), run_dir.checkpoints / name)
+            checkpoint.save(saved, run_dir.checkpoints / name)
         except OSError as error:
             raise GanforgeError(
                 f"cannot write checkpoint in {run_dir.checkpoints} ({error.strerror}); the last good "
                 f"checkpoint is kept; free space and continue with: ganforge train --resume "
                 f"{run_dir.root}") from None
 
-    def _diverged(self, run_dir: RunDir, bad_step: int, exact: bool,
-                  log: Callable[[str], None]) -> tuple[int, torch.Tensor]:
+    def _diverged(self, run_dir: RunDir, bad_step: int, exact: bool, log: Callable[[str], None]) -> None:
         """A NaN/Inf loss: roll back (train.on_nan=rollback, while allowed) or stop, exit code 3."""
         train = self.config.train
         if (train.on_nan == "rollback" and run_dir.last_checkpoint.is_file()
-                and self.rollbacks < train.max_rollbacks):
-            return self._rollback(run_dir, bad_step, log)
+                and self.counters.rollbacks < train.max_rollbacks):
+            self._rollback(run_dir, bad_step, log)
+            return
         if self.ranks.main:
             run_dir.append_metrics({"event": "diverged", "step": bad_step})
         kept = f"checkpoint {run_dir.last_checkpoint} is kept" if run_dir.last_checkpoint.is_file() \
@@ -380,13 +387,11 @@ class Trainer:
             f"loss became NaN/Inf {'at' if exact else 'by'} step {bad_step}; the last good {kept}; "
             "lower the learning rates (--set train.lr_d=...) or set train.on_nan=rollback")
 
-    def _rollback(self, run_dir: RunDir, bad_step: int, log: Callable[[str], None]
-                  ) -> tuple[int, torch.Tensor]:
+    def _rollback(self, run_dir: RunDir, bad_step: int, log: Callable[[str], None]) -> None:
         """Reload the last checkpoint with the learning rates halved once more."""
-        rollbacks = self.rollbacks + 1
-        step, epoch_stats = self.restore(checkpoint.load(run_dir.last_checkpoint),
-                                         str(run_dir.last_checkpoint))
-        self.rollbacks = rollbacks
+        rollbacks = self.counters.rollbacks + 1
+        step = self.restore(checkpoint.load(run_dir.last_checkpoint), str(run_dir.last_checkpoint))
+        self.counters.rollbacks = rollbacks
         self.set_learning_rates(step)
         if self.ranks.main:
             run_dir.append_metrics({"event": "rollback", "step": bad_step, "to_step": step,
@@ -394,7 +399,6 @@ class Trainer:
         log(f"ganforge: loss became NaN/Inf at step {bad_step}; rolled back to step {step} with "
             f"learning rates x{0.5 ** rollbacks:g} (rollback {rollbacks} of "
             f"{self.config.train.max_rollbacks})")
-        return step, epoch_stats
 
 
 def _epoch_line(record: dict[str, Any], epochs: int, evaluation: dict[str, Any] | None) -> str:
