@@ -11,8 +11,9 @@ from pathlib import Path
 
 import torch
 
-from ganforge.generation import generate, load_generator
+from ganforge.generation import load_generator
 from ganforge.metrics import evaluate
+from ganforge.sampling import generate
 
 
 def main() -> None:

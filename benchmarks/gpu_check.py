@@ -25,7 +25,7 @@ import torch
 
 import ganforge
 from ganforge import api
-from ganforge.config import load_config, preset_names
+from ganforge.config import preset_names, resolve
 from ganforge.data.catalog import data_shape
 from ganforge.ops.cuda_graph import GraphedStep
 from ganforge.training.setup import Speed, batches_of, build_gan, tune_backends
@@ -55,7 +55,7 @@ def sync(args) -> None:
     device = torch.device(args.device)
     tune_backends(device)
     for preset in args.presets or preset_names():
-        config = load_config(preset, overrides=[("train.batch_size", 8 if args.quick else 64),
+        config = resolve(preset, overrides=[("train.batch_size", 8 if args.quick else 64),
                                                 ("data.path", str(args.out))])
         speed = Speed.plan(config, device.type)
         gan, _ = build_gan(config, device, speed)
@@ -91,7 +91,7 @@ def trainer(args, **overrides) -> Trainer:
     values = {"train.device": args.device, "data.path": str(MNIST), **overrides}
     if args.quick:
         values.setdefault("data.limit", 512)
-    return Trainer.from_config(load_config("mnist-dcgan", overrides=list(values.items())))
+    return Trainer.from_config(resolve("mnist-dcgan", overrides=list(values.items())))
 
 
 def run_steps(run: Trainer, steps: int) -> torch.Tensor:
@@ -140,7 +140,7 @@ def presets(args) -> None:
     presets on MNIST written as a folder at their size; datasets not on this machine skipped."""
     out = Path(args.out)
     for preset in args.presets or preset_names():
-        config = load_config(preset, overrides=[("data.path", str(out))])
+        config = resolve(preset, overrides=[("data.path", str(out))])
         overrides = {"train.eval_samples": 500} if args.quick else {}
         data_dir = None
         if config.data.name == "folder":

@@ -19,7 +19,7 @@ import sys
 import time
 from pathlib import Path
 
-from ganforge.config import load_config, preset_names
+from ganforge.config import preset_names, resolve
 from ganforge.metrics.features import default_features
 from ganforge.runs import checkpoint
 
@@ -44,7 +44,7 @@ def main() -> None:
     print("| preset | epochs | minutes | FID | precision | recall | classes |")
     print("|---|---|---|---|---|---|---|")
     for preset in args.preset or preset_names():
-        config = load_config(preset)
+        config = resolve(preset)
         if default_features(config.data.name) != "digits":  # no classes to count, another table
             print(f"| `{preset}` | skipped: {config.data.name} is scored in the random embedding "
                   "(benchmarks/folder_targets.py) | | | | | |")

@@ -26,13 +26,15 @@ import torch.nn.functional as F
 from scipy.stats import spearmanr
 
 import ganforge
-from ganforge.generation import balanced_labels, generate_chunks, load_generator, training_data
+from ganforge.generation import load
 from ganforge.metrics import evaluate
+from ganforge.models.layers import balanced_labels
+from ganforge.sampling import generate_chunks
 
 
 def digit_fid(checkpoint: Path, count: int, seed: int) -> float:
     """FID of the checkpoint's samples, area-downscaled to 28 px, in the digit features."""
-    generator = load_generator(checkpoint)
+    generator = load(checkpoint).module
     chunks = (F.interpolate(chunk, size=28, mode="area")
               for chunk in generate_chunks(generator, count, seed=seed,
                                            labels=balanced_labels(count, generator.num_classes)))
@@ -40,9 +42,9 @@ def digit_fid(checkpoint: Path, count: int, seed: int) -> float:
 
 
 def random_fid(checkpoint: Path, count: int, seed: int) -> float:
-    generator = load_generator(checkpoint)
-    return evaluate(generate_chunks(generator, count, seed=seed), "folder", ("fid",),
-                    features="random", data=training_data(checkpoint))["fid"]
+    loaded = load(checkpoint)
+    return evaluate(generate_chunks(loaded.module, count, seed=seed), "folder", ("fid",),
+                    features="random", data=loaded.data)["fid"]
 
 
 def scored(score, checkpoint: Path, count: int, repeats: int) -> tuple[float, str]:

@@ -33,7 +33,7 @@ from torch.utils.data import DataLoader, Dataset
 from torchvision import transforms
 
 from ganforge import ops
-from ganforge.config import load_config
+from ganforge.config import resolve
 from ganforge.data.catalog import data_shape
 from ganforge.models import build
 from ganforge.models.layers import balanced_labels
@@ -194,9 +194,9 @@ def main(argv: list[str] | None = None) -> None:
         common = [("train.device", args.device), ("data.limit", args.limit),
                   *([("data.path", args.data_dir)] if args.data_dir else [])]
         # The notebook used PyTorch's default (contiguous) memory format.
-        reference_trainer = Trainer.from_config(load_config(preset, overrides=[
+        reference_trainer = Trainer.from_config(resolve(preset, overrides=[
             *common, ("train.channels_last", False)]))
-        trainer = Trainer.from_config(load_config(preset, overrides=common))
+        trainer = Trainer.from_config(resolve(preset, overrides=common))
         batch = trainer.config.train.batch_size
         sides = {"notebook": notebook_steps(reference_trainer), "ganforge": ganforge_steps(trainer)}
         rates: dict[str, list[float]] = {name: [] for name in sides}

@@ -15,7 +15,7 @@ import re
 import sys
 from pathlib import Path
 
-from ganforge.config import load_config
+from ganforge.config import resolve
 
 PAGE = Path(__file__).resolve().parent / "writeups.md"
 HEADING = re.compile(r"^#+ .*`([a-z0-9-]+)`")
@@ -36,7 +36,7 @@ def rendered(value) -> str:
 
 def preset_value(preset: str, key: str):
     # (a folder preset needs some data.path to validate; no key of the page reads it)
-    config = load_config(preset, overrides=[("data.path", "DIR")]).to_dict()
+    config = resolve(preset, overrides=[("data.path", "DIR")]).to_dict()
     for part in key.split("."):
         config = config[part]
     return config

@@ -15,7 +15,7 @@ from torch import nn
 
 from ganforge import ops
 from ganforge.cli import main
-from ganforge.config import load_config
+from ganforge.config import resolve
 from ganforge.losses import LOSSES
 from ganforge.models import build_discriminator, build_generator
 from ganforge.training.options import StepOptions
@@ -122,7 +122,7 @@ def three_batches(dtype: torch.dtype) -> list[tuple[torch.Tensor, torch.Tensor]]
 
 
 def small_trainer(overrides: list[tuple[str, object]], preset: str = "mnist-course"):
-    return Trainer.from_config(load_config(preset, overrides=[
+    return Trainer.from_config(resolve(preset, overrides=[
         ("data.limit", 256), ("train.device", "cpu"), ("train.batch_size", 32),
         ("data.path", str(MNIST_DIR)), *overrides]))
 

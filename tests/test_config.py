@@ -3,10 +3,10 @@ import pytest
 from ganforge.config import (
     changed_keys,
     config_from_dict,
-    load_config,
     parse_override,
     preset_names,
     preset_values,
+    resolve,
 )
 from ganforge.data.catalog import data_shape
 from ganforge.errors import ConfigError
@@ -19,11 +19,11 @@ def test_presets_resolve_and_describe_themselves():
         assert preset_values(name)["description"]
         # Folder presets name no folder: the user brings one.
         overrides = [("data.path", "some/folder")] if name.startswith("folder-") else []
-        assert load_config(name, overrides=overrides).data.name == preset_values(name)["data"]["name"]
+        assert resolve(name, overrides=overrides).data.name == preset_values(name)["data"]["name"]
 
 
 def test_course_preset_is_the_notebook_recipe():
-    config = load_config("mnist-course")
+    config = resolve("mnist-course")
     assert (config.model.name, config.model.z_dim, config.train.batch_size) == ("dcgan28", 64, 128)
     assert config.train.lr_g == config.train.lr_d == 2e-4
     assert config.train.betas_g == config.train.betas_d == (0.5, 0.99)
@@ -32,7 +32,7 @@ def test_course_preset_is_the_notebook_recipe():
 
 
 def test_default_is_the_tuned_course_model():
-    config = load_config()
+    config = resolve()
     assert config.model.name == "dcgan28" and config.data.rotation_degrees == 0
     assert config.train.ema_half_life > 0
     assert config.model.d_image_batch_norm is False  # D must see the fakes' shared background
@@ -40,18 +40,18 @@ def test_default_is_the_tuned_course_model():
 
 def test_image_batch_norm_needs_a_model_that_has_one():
     with pytest.raises(ConfigError, match="model.d_image_batch_norm=true needs dcgan28's or dcgan's"):
-        load_config("mnist-mlp", overrides=[parse_override("model.d_image_batch_norm=true")])
+        resolve("mnist-mlp", overrides=[parse_override("model.d_image_batch_norm=true")])
     # false holds for every model: mlp's D has no BatchNorm there anyway, dcgan's by default
-    mlp = load_config("mnist-dcgan", overrides=[parse_override("model.name=mlp")])
+    mlp = resolve("mnist-dcgan", overrides=[parse_override("model.name=mlp")])
     assert "image_batch_norm" not in model_arguments(mlp.model, data_shape(mlp.data))[1]
-    dcgan = load_config("mnist-dcgan", overrides=[parse_override("model.name=dcgan")])
+    dcgan = resolve("mnist-dcgan", overrides=[parse_override("model.name=dcgan")])
     assert model_arguments(dcgan.model, data_shape(dcgan.data))[1]["image_batch_norm"] is False
-    default = load_config("mnist-dcgan")
+    default = resolve("mnist-dcgan")
     assert model_arguments(default.model, data_shape(default.data))[1]["image_batch_norm"] is False
 
 
 def test_overrides_are_typed():
-    config = load_config("mnist-dcgan", overrides=[
+    config = resolve("mnist-dcgan", overrides=[
         parse_override("train.lr_g=1e-4"), parse_override("train.betas_d=[0.0, 0.9]"),
         parse_override("data.hflip=true"), ("train.epochs", 3)])
     assert config.train.lr_g == 1e-4 and config.train.betas_d == (0.0, 0.9)
@@ -79,7 +79,7 @@ def test_overrides_are_typed():
 ])
 def test_bad_values_fail_with_one_line(override, message):
     with pytest.raises(ConfigError, match=message) as error:
-        load_config("mnist-dcgan", overrides=[parse_override(override)])
+        resolve("mnist-dcgan", overrides=[parse_override(override)])
     assert "\n" not in str(error.value)
 
 
@@ -89,7 +89,7 @@ def test_override_needs_key_and_value():
 
 
 def test_changed_keys_names_only_differences():
-    old = load_config()
+    old = resolve()
     new = config_from_dict({**old.to_dict(), "train": {**old.to_dict()["train"], "seed": 5}})
     assert changed_keys(old, new) == ["train.seed"]
     assert changed_keys(old, old) == []

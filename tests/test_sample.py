@@ -11,7 +11,8 @@ import ganforge
 from conftest import train_tiny
 from ganforge.cli import main
 from ganforge.errors import ConfigError
-from ganforge.generation import generate, load_generator
+from ganforge.generation import load_generator
+from ganforge.sampling import generate
 
 
 def test_sample_png_grid(tiny_run, tmp_path):

@@ -17,7 +17,7 @@ import torch
 from PIL import Image
 
 from conftest import ARTIFACTS, MNIST_DIR, REPO, chromium_page, needs_chromium, train_tiny
-from ganforge.generation import model_card
+from ganforge.generation import load
 from ganforge.metrics import real_images_and_labels
 from ganforge.metrics.features import feature_network
 from ganforge.serve import make_server
@@ -103,7 +103,7 @@ def test_grids_are_deterministic_and_walk_between_seeds(tiny_server):
 def test_the_card_counts_a_stopped_epoch_by_its_share(tmp_path):
     """12 steps at 8 an epoch are 1.5 epochs, not the epoch counter's 2."""
     assert train_tiny(tmp_path / "run", "--max-steps", "12") == 0
-    card = model_card(tmp_path / "run")
+    card = load(tmp_path / "run").card
     assert card["step"] == 12 and card["epoch"] == 1.5
 
 

@@ -19,7 +19,11 @@ from ganforge.api import (
     load,
     load_generator,
     make_config,
+    metric_info,
     presets,
+    register_loss,
+    register_metric,
+    register_model,
     resume,
     train,
 )
@@ -39,6 +43,6 @@ logging.getLogger("ganforge").addHandler(logging.NullHandler())
 # ganforge.report name modules.)
 __all__ = [
     "CheckpointError", "ConfigError", "DataError", "GanforgeError", "Generator", "Run", "__version__",
-    "TrainingDiverged", "evaluate", "load", "load_generator", "make_config", "presets", "resume",
-    "train",
+    "TrainingDiverged", "evaluate", "load", "load_generator", "make_config", "metric_info", "presets",
+    "register_loss", "register_metric", "register_model", "resume", "train",
 ]

@@ -28,8 +28,9 @@ import torch
 from PIL import Image
 
 from ganforge.errors import ConfigError
-from ganforge.generation import generate, load_generator, model_card, slerp
+from ganforge.generation import load
 from ganforge.runs.images import image_grid
+from ganforge.sampling import generate, slerp
 
 MAX_IMAGES = 256
 MAX_SEED = 2**31 - 1
@@ -52,8 +53,9 @@ class Studio:
     """The generator behind the page; one request generates at a time (it uses every core)."""
 
     def __init__(self, source: Path, ema: bool = True):
-        self.generator = load_generator(source, ema=ema)
-        self.card = {**model_card(source, ema), "z_dim": self.generator.z_dim,
+        loaded = load(source, ema=ema)
+        self.generator = loaded.module
+        self.card = {**loaded.card, "z_dim": self.generator.z_dim,
                      "num_classes": self.generator.num_classes, "max_images": MAX_IMAGES}
         self._lock = threading.Lock()
 

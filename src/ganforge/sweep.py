@@ -40,14 +40,7 @@ from typing import Any
 import yaml
 
 from ganforge.atomic import write_text_atomic
-from ganforge.config import (
-    Config,
-    apply_overrides,
-    config_from_dict,
-    dump_yaml,
-    preset_values,
-    read_yaml,
-)
+from ganforge.config import Config, dump_yaml, read_yaml, resolve
 from ganforge.errors import ConfigError, GanforgeError
 from ganforge.runs import RunDir, by_fid
 from ganforge.runs.records import table_summary
@@ -90,18 +83,12 @@ def load_spec(path: Path) -> SweepSpec:
     return spec
 
 
-def base_values(spec: SweepSpec) -> dict[str, Any]:
-    file = spec.folder / spec.base
-    return read_yaml(file) if spec.base.endswith((".yaml", ".yml")) else preset_values(spec.base)
-
-
 def trial_config(spec: SweepSpec, overrides: dict[str, Any], extra: list[tuple[str, Any]] = ()) -> Config:
     """The base config (the trial's own `preset`, else the spec's) + the spec's overrides + the
     trial's + `extra` (command-line --set)."""
     overrides = dict(overrides)
-    preset = overrides.pop("preset", None)
-    pairs = [*spec.overrides.items(), *overrides.items(), *extra]
-    return config_from_dict(apply_overrides(preset_values(preset) if preset else base_values(spec), pairs))
+    base = overrides.pop("preset", None) or spec.base
+    return resolve(base, [*spec.overrides.items(), *overrides.items(), *extra], relative_to=spec.folder)
 
 
 def _slug(overrides: dict[str, Any]) -> str:
@@ -175,19 +162,18 @@ class Runner:
         return self._ganforge(name, *args, *self.flags)
 
     def evaluate(self, name: str) -> dict[str, Any] | None:
-        """FID and friends of a trained trial (eval.json), computed once, in this process: the
-        feature network loads once for all trials."""
-        from ganforge.generation import evaluate_run, training_data
+        """The table metrics of a trained trial, measured and kept as `ganforge evaluate` does
+        (eval.json), computed once, in this process: the feature network loads once for all."""
+        from ganforge.evaluation import evaluate
         from ganforge.metrics import table_metrics
-        from ganforge.metrics.features import default_features
 
         run_dir = RunDir(self.sweep_dir / "trials" / name)
         result = run_dir.evaluation_path
         if result.is_file() and result.stat().st_mtime >= run_dir.last_checkpoint.stat().st_mtime:
             return run_dir.evaluation()
-        metrics = table_metrics(default_features(training_data(run_dir.root).name))
         try:
-            return evaluate_run(run_dir.root, self.spec.eval_samples, metrics, data_dir=self.data_dir)
+            return evaluate(run_dir.root, n=self.spec.eval_samples, metrics=table_metrics,
+                            data_dir=self.data_dir)
         except GanforgeError as error:
             self.say(f"ganforge sweep: cannot evaluate {name}: {error}")
             return None
@@ -351,3 +337,25 @@ def write_results(sweep_dir: Path, rows: list[dict[str, Any]]) -> None:
     panels = [(result["trial"], RunDir(sweep_dir / "trials" / result["trial"])) for result in ranked]
     side_by_side([(name, run_dir.last_grid()) for name, run_dir in panels
                   if run_dir.last_grid() is not None], sweep_dir / "grids.png")
+
+
+def run_sweep(spec_path: Path, out: Path, *, jobs: int = 1, search: str | None = None, trials: int = 20,
+              storage: str | None = None, study: str | None = None, seed: int = 0,
+              device: str | None = None, data_dir: str | None = None,
+              extra: list[tuple[str, Any]] = ()) -> Path:
+    """A grid or list sweep (or an Optuna search), then OUT/report.html; returns OUT."""
+    from ganforge.report import comparison_report
+
+    spec = load_spec(spec_path)
+    if jobs < 1:
+        raise ConfigError(f"jobs must be at least 1, got {jobs}")
+    if search == "optuna":
+        if trials < 1:
+            raise ConfigError(f"trials must be at least 1, got {trials}")
+        run_search(spec, out, trials, storage, study, device, data_dir, extra, seed)
+    elif search is not None:
+        raise ConfigError(f"unknown search {search!r}; the one there is: optuna")
+    else:
+        run_grid(spec, out, jobs, device, data_dir, extra)
+    comparison_report([out], out / "report.html")
+    return out

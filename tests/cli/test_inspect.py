@@ -5,7 +5,7 @@ import torch
 
 from conftest import TINY, run_cli
 from ganforge.cli import main
-from ganforge.config import load_config
+from ganforge.config import resolve
 from ganforge.models import build_discriminator, build_generator
 from ganforge.summary import summarize
 
@@ -70,7 +70,7 @@ def test_show_data_applies_the_augmentation(tmp_path):
     assert plain.shape == rotated.shape and not np.array_equal(plain, rotated)
     # Without augmentation the grid is exactly the first training batch, scaled (so it is also
     # the same on every call).
-    trainer = Trainer.from_config(load_config(overrides=[("data.limit", 512), ("train.device", "cpu"),
+    trainer = Trainer.from_config(resolve(overrides=[("data.limit", 512), ("train.device", "cpu"),
                                              ("data.path", str(MNIST_DIR))]))
     order = trainer.batches.permutation(0)[:16]
     images = torch.from_numpy(load_split("mnist", str(MNIST_DIR))[0][:512])[order]

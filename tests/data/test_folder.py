@@ -12,7 +12,7 @@ import pytest
 from PIL import Image
 
 from ganforge.cli import main
-from ganforge.config import load_config, parse_override
+from ganforge.config import parse_override, resolve
 from ganforge.data import folder
 from ganforge.data.folder import discover, load_folder
 from ganforge.data.sources import load_split
@@ -78,7 +78,7 @@ def test_a_cache_over_the_memory_budget_is_memory_mapped(art_folder, monkeypatch
     with pytest.warns(UserWarning):
         images = load_folder(art_folder, 64, 3)
     assert isinstance(images, np.memmap)
-    config = load_config("folder-dcgan64", overrides=[
+    config = resolve("folder-dcgan64", overrides=[
         parse_override(f"data.path={art_folder}"), parse_override("train.batch_size=8"),
         parse_override("train.device=cpu"), parse_override("data.vflip=true")])
     real, _ = next(Trainer.from_config(config).batches.epoch(0))
@@ -124,7 +124,7 @@ def squares_folder(tmp_path_factory):
 
 
 def _folder_config(root, *overrides: str):
-    return load_config("folder-dcgan64", overrides=[parse_override(f"data.path={root}"),
+    return resolve("folder-dcgan64", overrides=[parse_override(f"data.path={root}"),
                                                     parse_override("data.image_size=32"),
                                                     parse_override("data.channels=1"),
                                                     parse_override("model.name=dcgan"),
@@ -186,12 +186,12 @@ def test_folder_needs_a_path():
     from ganforge.errors import ConfigError
 
     with pytest.raises(ConfigError, match="needs data.path"):
-        load_config("folder-dcgan64")
+        resolve("folder-dcgan64")
     with pytest.raises(ConfigError, match=r"data.holdout is the share .* in \[0, 1\); got 1.0"):
-        load_config("folder-dcgan64", overrides=[parse_override("data.path=."),
+        resolve("folder-dcgan64", overrides=[parse_override("data.path=."),
                                                  parse_override("data.holdout=1")])
     with pytest.raises(ConfigError, match="apply to folder datasets"):
-        load_config("mnist-dcgan", overrides=[parse_override("data.image_size=64")])
+        resolve("mnist-dcgan", overrides=[parse_override("data.image_size=64")])
 
 
 def test_export_dataset_writes_mnist_as_a_folder_a_run_can_read(tmp_path, capsys):

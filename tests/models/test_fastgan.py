@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from ganforge.config import load_config, parse_override
+from ganforge.config import parse_override, resolve
 from ganforge.data.augment import color, diff_augment
 from ganforge.errors import ConfigError
 from ganforge.models import build_discriminator, build_generator
@@ -76,13 +76,13 @@ def test_color_augmentation():
 
 
 def test_config_rules():
-    config = load_config("folder-fastgan128", overrides=[parse_override("data.path=.")])
+    config = resolve("folder-fastgan128", overrides=[parse_override("data.path=.")])
     assert StepOptions.from_config(config).reconstruction == 1.0
     assert config.train.diffaugment == "color,translation,cutout" and config.train.ema_rampup > 0
     with pytest.raises(ConfigError, match="model 'fastgan' is unconditional"):
-        load_config("mnist-cgan", overrides=[parse_override("model.name=fastgan")])
+        resolve("mnist-cgan", overrides=[parse_override("model.name=fastgan")])
     with pytest.raises(ConfigError, match="loss.reconstruction needs a discriminator with decoders"):
-        load_config("mnist-dcgan", overrides=[parse_override("loss.reconstruction=1")])
-    off = load_config("folder-fastgan64", overrides=[parse_override("data.path=."),
+        resolve("mnist-dcgan", overrides=[parse_override("loss.reconstruction=1")])
+    off = resolve("folder-fastgan64", overrides=[parse_override("data.path=."),
                                                      parse_override("loss.reconstruction=0")])
     assert StepOptions.from_config(off).reconstruction == 0

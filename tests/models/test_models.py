@@ -2,7 +2,7 @@ import pytest
 import torch
 from torch import nn
 
-from ganforge.config import load_config
+from ganforge.config import resolve
 from ganforge.data.catalog import data_shape
 from ganforge.errors import ConfigError
 from ganforge.models import MODELS, build, build_discriminator, build_generator
@@ -72,7 +72,7 @@ def test_mlp_is_the_exercise_layout():
 ])
 def test_layer_widths_and_depth_are_settings(overrides, generator_widths, discriminator_widths):
     """The write-ups vary widths and depth: each network's layers follow the config."""
-    config = load_config("mnist-dcgan", overrides=list(overrides.items()))
+    config = resolve("mnist-dcgan", overrides=list(overrides.items()))
     built = build(config.model, data_shape(config.data))
     layers = (nn.Linear, nn.Conv2d, nn.ConvTranspose2d)
     widths = [getattr(m, "out_features", getattr(m, "out_channels", None))
@@ -86,12 +86,12 @@ def test_layer_widths_and_depth_are_settings(overrides, generator_widths, discri
 
 def test_a_width_list_that_does_not_fit_the_plan_is_one_line():
     with pytest.raises(ConfigError, match="takes 3 widths, got 2"):
-        load_config("mnist-z100", overrides=[("model.g_widths", [64, 32])])
+        resolve("mnist-z100", overrides=[("model.g_widths", [64, 32])])
 
 
 @pytest.mark.parametrize("init, norm_weight_mean", [("dcgan", 1.0), ("course", 0.0), ("pytorch", 1.0)])
 def test_model_init_sets_how_the_weights_start(init, norm_weight_mean):
-    config = load_config("mnist-z100", overrides=[("model.init", init)])
+    config = resolve("mnist-z100", overrides=[("model.init", init)])
     generator = build(config.model, data_shape(config.data)).generator
     norms = torch.cat([m.weight.detach() for m in generator.modules() if isinstance(m, nn.BatchNorm2d)])
     assert abs(float(norms.mean()) - norm_weight_mean) < 0.01
@@ -99,7 +99,7 @@ def test_model_init_sets_how_the_weights_start(init, norm_weight_mean):
 
 
 def test_dropout_after_the_first_hidden_layers_only():
-    config = load_config("mnist-mlp")
+    config = resolve("mnist-mlp")
     body = build(config.model, data_shape(config.data)).discriminator.body
     kinds = [type(m).__name__ for m in body]
     assert kinds == ["Flatten", "Linear", "LeakyReLU", "Dropout", "Linear", "LeakyReLU", "Dropout",

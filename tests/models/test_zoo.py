@@ -11,7 +11,7 @@ from torch import nn
 
 from conftest import MNIST_DIR, REPO, tensors_equal, train_tiny
 from ganforge.cli import main
-from ganforge.config import load_config, preset_names, preset_values
+from ganforge.config import preset_names, preset_values, resolve
 from ganforge.data.augment import cutout, diff_augment, translate
 from ganforge.data.synthetic import write_abstract_folder
 from ganforge.losses import LOSSES, gradient_penalty, r1_penalty
@@ -158,18 +158,18 @@ def test_diffaugment_keeps_shape_and_gradients():
 
 
 def test_schedule_factors():
-    config = load_config(overrides=[("train.lr_schedule", "linear"), ("train.epochs", 10)])
+    config = resolve(overrides=[("train.lr_schedule", "linear"), ("train.epochs", 10)])
     assert schedule_factor(config, 50, 10) == pytest.approx(0.5)
-    config = load_config(overrides=[("train.lr_schedule", "cosine"), ("train.epochs", 10)])
+    config = resolve(overrides=[("train.lr_schedule", "cosine"), ("train.epochs", 10)])
     assert schedule_factor(config, 0, 10) == 1 and schedule_factor(config, 50, 10) == \
         pytest.approx(0.5)
-    config = load_config(overrides=[("train.lr_schedule", "step"), ("train.lr_step_epochs", 2),
+    config = resolve(overrides=[("train.lr_schedule", "step"), ("train.lr_step_epochs", 2),
                                     ("train.lr_gamma", 0.5)])
     assert [schedule_factor(config, step, 10) for step in (0, 19, 20, 45)] == [1, 1, 0.5, 0.25]
 
 
 def test_sgd_for_the_discriminator():
-    config = load_config("mnist-sgd-d", overrides=[("data.limit", 256), ("train.device", "cpu")])
+    config = resolve("mnist-sgd-d", overrides=[("data.limit", 256), ("train.device", "cpu")])
     trainer = Trainer.from_config(config)
     assert isinstance(trainer.gan.optimizer_d, torch.optim.SGD)
     assert isinstance(trainer.gan.optimizer_g, torch.optim.Adam)
@@ -242,8 +242,9 @@ def conditional_run(tmp_path_factory) -> Path:
 
 def test_conditional_samples_follow_their_label(conditional_run):
     """The mnist-cgan preset's generator (the served asset, 4 CPU minutes) draws the digit asked."""
-    from ganforge.generation import generate, load_generator
+    from ganforge.generation import load_generator
     from ganforge.metrics.features import extract, load_classifier
+    from ganforge.sampling import generate
 
     generator = load_generator(REPO / "tests" / "assets" / "mnist-cgan.safetensors")
     classifier = load_classifier("mnist")

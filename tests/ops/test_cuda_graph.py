@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from conftest import make_gan, tensors_equal
-from ganforge.config import load_config
+from ganforge.config import resolve
 from ganforge.ops.cuda_graph import GraphedStep
 from ganforge.training.setup import Speed, build_gan
 from ganforge.training.step import gan_state, train_step
@@ -30,7 +30,7 @@ def test_graphed_step_path_trains_exactly_like_plain_steps():
 
 def _cuda_gan(preset: str, tmp_path):
     """`preset` at batch 32 as the trainer builds it for CUDA (fused Adam, rates in tensors, EMA)."""
-    config = load_config(preset, overrides=[("train.batch_size", 32), ("data.path", str(tmp_path))])
+    config = resolve(preset, overrides=[("train.batch_size", 32), ("data.path", str(tmp_path))])
     torch.manual_seed(0)
     gan, _ = build_gan(config, torch.device("cuda"), Speed.plan(config, "cuda"))
     return config, gan

@@ -10,7 +10,7 @@ from torch import nn
 
 from conftest import CPU, assert_same_function, make_gan, small_trainer, three_batches
 from ganforge import ops
-from ganforge.config import load_config
+from ganforge.config import resolve
 from ganforge.losses import gradient_penalty, r1_penalty
 from ganforge.models import build, build_discriminator
 from ganforge.ops import host_memory
@@ -149,7 +149,7 @@ def test_accelerate_and_plain_swap_layers_in_place_and_keep_spectral_norm():
     """The swaps keep every parameter and buffer, and a spectral-norm D keeps its parametrization
     (its fast convolutions see the normalised weight), both ways."""
     torch.manual_seed(0)
-    built = build(load_config("mnist-hinge-sn").model, (1, 28, 10))
+    built = build(resolve("mnist-hinge-sn").model, (1, 28, 10))
     discriminator = built.discriminator.eval()
     images = torch.randn(4, 1, 28, 28)
     before = {key: value.clone() for key, value in discriminator.state_dict().items()}

@@ -10,10 +10,10 @@ import pytest
 import torch
 
 from conftest import MNIST_DIR, train_tiny
-from ganforge.config import load_config, parse_override
-from ganforge.generation import generate
+from ganforge.config import parse_override, resolve
 from ganforge.metrics import evaluate, real_images
 from ganforge.models import build_generator
+from ganforge.sampling import generate
 from ganforge.training.health import DETECTORS, REARM, HealthMonitor
 
 # Interval records every 2 steps and a 16-step window, so tiny runs can show sustained failures.
@@ -36,14 +36,14 @@ def interval(step: int, **values: float) -> dict:
 
 
 def test_every_remedy_is_an_override_that_validates():
-    config = load_config("mnist-course", overrides=[parse_override("train.lr_d=1e-3"),
+    config = resolve("mnist-course", overrides=[parse_override("train.lr_d=1e-3"),
                                                     parse_override("train.betas_d=[0.9,0.999]")])
     for name in DETECTORS.names():
         remedies = DETECTORS.get(name).remedies(config)
         overrides = [parse_override(text) for remedy in remedies
                      for text in re.findall(r"--set (\S+)", remedy)]
         assert overrides, name
-        load_config("mnist-course", overrides=overrides)  # raises ConfigError on a bad key or value
+        resolve("mnist-course", overrides=overrides)  # raises ConfigError on a bad key or value
 
 
 def test_d_overpowering_fires_on_a_d_far_ahead_of_a_frozen_g(tmp_path, capsys):
@@ -65,10 +65,10 @@ def test_d_not_learning_fires_when_d_is_frozen(tmp_path):
 def test_a_d_matched_by_g_after_it_learned_is_not_d_not_learning():
     """A good conditional run's spectral-norm D sits at 0.5 once G matches the data: not stuck."""
     undecided = [interval(step, d_real=0.503, d_fake=0.498) for step in range(300, 601, 50)]
-    matched = HealthMonitor(load_config("mnist-cgan"))
+    matched = HealthMonitor(resolve("mnist-cgan"))
     for record in [interval(50, d_real=0.6, d_fake=0.45), *undecided]:
         assert matched.observe(record) == []
-    stuck = HealthMonitor(load_config("mnist-cgan"))
+    stuck = HealthMonitor(resolve("mnist-cgan"))
     warnings = [warning for record in [interval(50, d_real=0.52, d_fake=0.49), *undecided]
                 for warning in stuck.observe(record)]
     assert [warning.detector for warning in warnings] == ["d-not-learning"]
@@ -99,20 +99,20 @@ def test_a_generator_that_ignores_z_is_reported_as_mode_collapse():
     assert collapsed["feature_spread"] < 0.1 and 0.9 < real["feature_spread"] < 1.1
 
     # Spread is low early in every run (an untrained G makes blobs); collapse is spread falling.
-    monitor = HealthMonitor(load_config("mnist-dcgan"))
+    monitor = HealthMonitor(resolve("mnist-dcgan"))
     assert monitor.observe({"event": "eval", "step": 100, "fid": 1.0, **real}) == []
     (warning,) = monitor.observe({"event": "eval", "step": 200, "fid": 90.0, **collapsed})
     assert warning.detector == "mode-collapse" and "spread only" in warning.message
-    assert HealthMonitor(load_config("mnist-dcgan")).observe(
+    assert HealthMonitor(resolve("mnist-dcgan")).observe(
         {"event": "eval", "step": 100, "fid": 90.0, **collapsed}) == []
     # Blobs wandering from 0.10 to 0.06 (a run's first epochs) never spread, so never collapsed.
-    early = HealthMonitor(load_config("mnist-dcgan"))
+    early = HealthMonitor(resolve("mnist-dcgan"))
     assert [early.observe({"event": "eval", "step": step, "fid": 200.0, "feature_spread": spread})
             for step, spread in ((1, 0.10), (2, 0.06))] == [[], []]
 
 
 def test_classes_covered_dropping_is_mode_collapse():
-    monitor = HealthMonitor(load_config("mnist-dcgan"))
+    monitor = HealthMonitor(resolve("mnist-dcgan"))
     assert monitor.observe({"event": "eval", "step": 1, "fid": 5.0, "classes_covered": 10}) == []
     assert monitor.observe({"event": "eval", "step": 2, "fid": 5.0, "classes_covered": 9}) == []
     (warning,) = monitor.observe({"event": "eval", "step": 3, "fid": 5.0, "classes_covered": 7})
@@ -121,7 +121,7 @@ def test_classes_covered_dropping_is_mode_collapse():
 
 def test_realistic_samples_without_recall_are_mode_collapse():
     """The failure of the conditional preset before its fix: every class, each drawn one way."""
-    monitor = HealthMonitor(load_config("mnist-dcgan"))
+    monitor = HealthMonitor(resolve("mnist-dcgan"))
     record = {"event": "eval", "fid": 5.3, "classes_covered": 10, "feature_spread": 0.98}
     assert monitor.observe({**record, "step": 1, "precision": 0.66, "recall": 0.4}) == []
     (warning,) = monitor.observe({**record, "step": 2, "precision": 0.66, "recall": 0.0})
@@ -130,7 +130,7 @@ def test_realistic_samples_without_recall_are_mode_collapse():
 
 def test_a_conditional_g_drawing_some_classes_one_way_is_named():
     """Per-class spread, once the labels are obeyed; a G still drawing blobs is not warned."""
-    monitor = HealthMonitor(load_config("mnist-cgan", overrides=[("model.d_minibatch_std", 0)]))
+    monitor = HealthMonitor(resolve("mnist-cgan", overrides=[("model.d_minibatch_std", 0)]))
     record = {"event": "eval", "fid": 5.3, "classes_covered": 10, "feature_spread": 0.98,
               "precision": 0.66, "recall": 0.4}
     spreads = [0.9, 0.95, 0.2, 0.9, 0.9, 0.9, 0.9, 0.31, 0.9, 0.9]
@@ -142,7 +142,7 @@ def test_a_conditional_g_drawing_some_classes_one_way_is_named():
 
 @pytest.mark.parametrize(("fids", "fires"), [([10, 12, 11, 13], True), ([10, 9, 8, 7], False)])
 def test_oscillation_needs_flat_fid_and_swinging_losses(fids, fires):
-    monitor = HealthMonitor(load_config("mnist-dcgan"))
+    monitor = HealthMonitor(resolve("mnist-dcgan"))
     warnings = []
     for index, fid in enumerate(fids):
         for step in range(index * 100 + 10, index * 100 + 101, 10):
@@ -152,7 +152,7 @@ def test_oscillation_needs_flat_fid_and_swinging_losses(fids, fires):
 
 
 def test_a_detector_warns_once_per_episode():
-    monitor = HealthMonitor(load_config("mnist-dcgan"))
+    monitor = HealthMonitor(resolve("mnist-dcgan"))
     collapsed = {"event": "eval", "fid": 90.0, "feature_spread": 0.1}
     healthy = {"event": "eval", "fid": 90.0, "feature_spread": 1.0}
     monitor.observe({**healthy, "step": -1})
@@ -174,14 +174,14 @@ def test_a_healthy_run_stays_silent_and_logs_intervals(tmp_path):
     intervals = events(run, "interval")
     assert [record["step"] for record in intervals] == list(range(10, 321, 10))
     assert all(record["grad_norm_d"] > 0 and record["grad_norm_g"] > 0
-               and record["lr_d"] == load_config().train.lr_d
+               and record["lr_d"] == resolve().train.lr_d
                for record in intervals)
     assert len(events(run, "eval")) == 5
 
 
 def test_a_loss_that_only_climbs_is_no_oscillation():
     """G's loss rising step after step (D overpowering it) with a flat FID is not oscillation."""
-    monitor = HealthMonitor(load_config("mnist-dcgan"))
+    monitor = HealthMonitor(resolve("mnist-dcgan"))
     warnings = []
     for index, fid in enumerate([10, 12, 11, 13]):
         for step in range(index * 100 + 10, index * 100 + 101, 10):

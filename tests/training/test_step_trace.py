@@ -29,7 +29,7 @@ import torch
 from torch._prims_common import suggest_memory_format
 from torch.utils._python_dispatch import TorchDispatchMode
 
-from ganforge.config import load_config, preset_names
+from ganforge.config import preset_names, resolve
 from ganforge.data.catalog import data_shape
 from ganforge.ops.cpu import kernels
 from ganforge.training import setup
@@ -125,7 +125,7 @@ def traced(monkeypatch):
 def cuda_built(preset: str, tmp_path: Path, **overrides):
     """`preset` at batch 8, with EMA (ramp-up on) and a linear learning-rate schedule, built as
     the trainer builds it for CUDA, on the CPU; and its batches from random images."""
-    config = load_config(preset, overrides=[
+    config = resolve(preset, overrides=[
         ("train.batch_size", 8), ("train.device", "cpu"), ("data.path", str(tmp_path)),
         ("train.lr_schedule", "linear"), ("train.epochs", 1), *overrides.items()])
     if not config.train.ema_half_life:

@@ -5,9 +5,10 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from ganforge import api
 from ganforge.api import SHORTHANDS
 
-DEVICES = ["auto", "cpu", "cuda", "mps"]
+DEVICES = list(api.DEVICES)
 
 
 class Parser(argparse.ArgumentParser):

@@ -18,9 +18,9 @@ def register(commands) -> None:
     evaluate.add_argument("--n", type=at_least(2), default=10_000, help="samples to draw (default 10000)")
     evaluate.add_argument("--ref", choices=["test", "train"], default="test",
                           help="real split to compare with (default test)")
-    evaluate.add_argument("--metrics", help="comma-separated, default fid,kid,pr,dc,cs,classes,spread "
-                          "(random features: fid,kid,pr,dc,spread,memorization); also memorization")
-    evaluate.add_argument("--dataset", choices=["mnist", "fashion-mnist", "cifar10", "folder"],
+    evaluate.add_argument("--metrics", help="comma-separated metric names (default: the features' "
+                          "defaults); 'ganforge metrics' lists them all")
+    evaluate.add_argument("--dataset", choices=api.DATASETS.names(),
                           help="for arrays and folders of samples (default mnist; folder: the "
                                "folder dataset at --data-dir); runs know their own")
     evaluate.add_argument("--real", action="store_true",
@@ -29,7 +29,7 @@ def register(commands) -> None:
                           help="with --real: the conditional metrics' floor (label accuracy, "
                                "intra-class FID, per-class recall and spread)")
     evaluate.add_argument("--seed", type=int, default=0)
-    evaluate.add_argument("--features", choices=["digits", "random", "inception"],
+    evaluate.add_argument("--features", choices=api.FEATURE_NETWORKS,
                           help="feature network: ganforge's digit classifier (the default where it "
                                "knows the dataset), a fixed random embedding (the default "
                                "elsewhere; nothing to download) or Inception-v3 (extra "
@@ -40,7 +40,7 @@ def register(commands) -> None:
 
     classifier = commands.add_parser(
         "train-classifier", help="train the digit classifier behind the offline metrics")
-    classifier.add_argument("--dataset", choices=["mnist", "fashion-mnist"], default="mnist")
+    classifier.add_argument("--dataset", choices=api.IDX_DATASETS, default="mnist")
     classifier.add_argument("--epochs", type=int, default=6)
     classifier.add_argument("--seed", type=int, default=0)
     classifier.add_argument("--device", choices=DEVICES, default="auto")

@@ -22,7 +22,7 @@ def register(commands) -> None:
 
     dataset = commands.add_parser("export-dataset",
                                   help="a dataset split as a folder of PNGs (folder runs on known data)")
-    dataset.add_argument("dataset", choices=["mnist", "fashion-mnist", "cifar10"])
+    dataset.add_argument("dataset", choices=api.SPLIT_DATASETS)
     dataset.add_argument("--out", type=Path, required=True, help="a new folder")
     dataset.add_argument("--size", type=at_least(8), help="resize to SIZE px (default: as stored)")
     dataset.add_argument("--split", choices=["train", "test"], default="train")

@@ -1,4 +1,4 @@
-"""Looking before and after training: `summary`, `show-data`, `presets`, `info`."""
+"""Looking before and after training: `summary`, `show-data`, `presets`, `metrics`, `info`."""
 
 from __future__ import annotations
 
@@ -25,6 +25,8 @@ def register(commands) -> None:
 
     presets = commands.add_parser("presets", help="list presets")
     presets.set_defaults(handler=cmd_presets)
+    metrics = commands.add_parser("metrics", help="list metrics: what each reports, which way is better")
+    metrics.set_defaults(handler=cmd_metrics)
 
     info = commands.add_parser("info", help="show a run's config and last metrics")
     info.add_argument("run", type=Path)
@@ -40,6 +42,21 @@ def cmd_show_data(args: argparse.Namespace) -> int:
     print("ganforge: " + api.show_data(config_source(args) or api.DEFAULT_PRESET, args.out, n=args.n,
                                        compare=args.compare, data_dir=args.data_dir,
                                        overrides=args.set))
+    return 0
+
+
+# When `evaluate` computes a metric unasked, by its registration's `default`.
+DEFAULT_WORDS = {"any": "default", "classes": "default with digit features",
+                 "no classes": "default with random/inception features", "never": "on request"}
+
+
+def cmd_metrics(args: argparse.Namespace) -> int:
+    for name, metric in api.metric_info().items():
+        keys = ", ".join(f"{key} {'↓' if better == 'lower' else '↑'}"
+                         for key, better in metric["keys"].items())
+        roles = [DEFAULT_WORDS[metric["default"]], *(["in training"] if metric["training"] else []),
+                 *(["in tables"] if metric["tables"] else [])]
+        print(f"{name:13s} {keys}  ({', '.join(roles)})")
     return 0
 
 

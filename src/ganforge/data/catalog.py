@@ -80,3 +80,9 @@ def data_shape(data) -> tuple[int, int, int]:
     return data.channels or spec.channels, data.image_size or spec.image_size, spec.num_classes
 
 
+
+
+# Datasets with train and test splits (export-dataset), and the grayscale IDX ones (the digit
+# classifiers' recipe trains on these).
+SPLIT_DATASETS = tuple(name for name in DATASETS.names() if not isinstance(DATASETS.get(name), FolderDataset))
+IDX_DATASETS = tuple(name for name in DATASETS.names() if isinstance(DATASETS.get(name), IdxDataset))

@@ -99,9 +99,11 @@ class Metric:
 METRICS: Registry[Metric] = Registry("metric")
 
 
-def register_metric(name: str, *, keys: list[Key], default: str = "any", training: bool = False,
-                    tables: bool = False, order: int = 1000):
-    """Register `compute(inputs: MetricInputs) -> dict` as metric `name` (a decorator)."""
+def register_metric(name: str, *, keys: list[Key | tuple[str, str, str]], default: str = "any",
+                    training: bool = False, tables: bool = False, order: int = 1000):
+    """Register `compute(inputs: MetricInputs) -> dict` as metric `name` (a decorator); `keys`
+    as Key or (name, label, better) tuples."""
+    keys = [key if isinstance(key, Key) else Key(*key) for key in keys]
     if default not in DEFAULT_FOR:
         raise ValueError(f"metric {name!r}: default must be one of {', '.join(DEFAULT_FOR)}")
 

@@ -14,7 +14,7 @@ import torch
 from ganforge.errors import GanforgeError
 from ganforge.metrics.base import Key, MetricInputs, register_metric
 from ganforge.metrics.classifier import accuracy, fit
-from ganforge.runs.images import to_uint8
+from ganforge.metrics.images import to_uint8
 
 # The classifier's recipe, shortened: at least this many epochs and steps of 128 (4 epochs on
 # the usual 10,000 samples), so a smaller sample set is not also a shorter training.

@@ -86,3 +86,15 @@ def accuracy(model: Classifier, images: torch.Tensor, labels: torch.Tensor) -> f
         logits = model(images[start:start + 1000].float() / 127.5 - 1)[1]
         correct += int((logits.argmax(1) == labels[start:start + 1000]).sum())
     return correct / len(images)
+
+
+def train_on_dataset(dataset: str, *, epochs: int, seed: int, device: torch.device,
+                     data_dir: str | None = None) -> tuple[dict[str, torch.Tensor], float]:
+    """The recipe on a dataset's training split: the weights (on the CPU) and the test accuracy."""
+    from ganforge.data.sources import load_split
+
+    splits = {split: [torch.from_numpy(part).to(device) for part in load_split(dataset, data_dir, split)]
+              for split in ("train", "test")}
+    model = fit(*splits["train"], epochs=epochs, seed=seed)
+    weights = {name: tensor.cpu() for name, tensor in model.state_dict().items()}
+    return weights, accuracy(model, *splits["test"])

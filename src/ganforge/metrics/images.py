@@ -1,4 +1,5 @@
-"""Images to score, from arrays or folders of PNGs, as float tensors in [-1, 1]."""
+"""Images to score, from arrays or folders of PNGs, as float tensors in [-1, 1]; and back to
+uint8 pixels."""
 
 from __future__ import annotations
 
@@ -9,6 +10,13 @@ import torch
 from PIL import Image
 
 from ganforge.errors import GanforgeError
+
+
+def to_uint8(images: torch.Tensor) -> torch.Tensor:
+    """Images in [-1, 1] -> uint8 in [0, 255]."""
+    return ((images.detach().float().cpu().clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8)
+
+
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".webp")
 

@@ -4,6 +4,7 @@ running and interrupted runs alike.
     run_report(RUN)            -> RUN/report.html (+ RUN/plots/*.png, RUN/plots/samples.gif)
     comparison_report(RUNS, out) -> one page comparing several runs (a sweep's trials)
     compare_table(RUNS)        -> the comparison table as text, for the terminal
+    report_for(PATHS)          -> whichever of the two PATHS ask for
 """
 
 from __future__ import annotations
@@ -210,6 +211,20 @@ def runs_in(paths: list[Path]) -> list[Path]:
         trials = path / "trials"
         runs += sorted(child for child in trials.iterdir() if child.is_dir()) if trials.is_dir() else [path]
     return [run for run in runs if RunDir(run).config_path.is_file()]
+
+
+def report_for(paths: list[Path], out: Path | None = None) -> Path:
+    """One run's report (RUN/report.html), or a page comparing runs and sweeps (`out`, default
+    SWEEP/report.html for one sweep folder, else comparison.html)."""
+    if len(paths) == 1 and RunDir(paths[0]).config_path.is_file():
+        return run_report(paths[0])
+    for path in paths:
+        if not path.is_dir():
+            from ganforge.errors import ConfigError
+
+            raise ConfigError(f"{path} is not a folder; give run or sweep folders")
+    out = out or (paths[0] / "report.html" if len(paths) == 1 else Path("comparison.html"))
+    return comparison_report(paths, out)
 
 
 def compare_table(paths: list[Path]) -> str:

@@ -8,10 +8,7 @@ import numpy as np
 import torch
 from PIL import Image
 
-
-def to_uint8(images: torch.Tensor) -> torch.Tensor:
-    """Images in [-1, 1] -> uint8 in [0, 255]."""
-    return ((images.detach().float().cpu().clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8)
+from ganforge.metrics.images import to_uint8
 
 
 def image_grid(images: torch.Tensor, padding: int = 2, columns: int | None = None) -> np.ndarray:

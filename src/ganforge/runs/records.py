@@ -43,3 +43,25 @@ def table_summary(evaluation: dict[str, Any]) -> dict[str, Any]:
 def scalars(record: dict[str, Any]) -> dict[str, float]:
     """A record's headline numbers, for TensorBoard and plots."""
     return {name: float(value) for name, value in headline(record).items()}
+
+
+def interval_line(record: dict[str, Any]) -> str:
+    """An interval record as the console shows it (train.log_lines)."""
+    return (f"step {record['step']}  loss D {record['loss_d']:.4f}  loss G {record['loss_g']:.4f}  "
+            f"D(x) {record['d_real']:.3f}  D(G(z)) {record['d_fake']:.3f} before D's update, "
+            f"{record['d_fake_after']:.3f} after")
+
+
+def epoch_line(record: dict[str, Any], epochs: int, evaluation: dict[str, Any] | None) -> str:
+    """An epoch record (and its evaluation) as the console shows it."""
+    marker = "" if record["complete"] else " (stopped mid-epoch)"
+    quality = "" if evaluation is None else \
+        f"  FID {evaluation['fid']:.2f}{' (best)' if evaluation['best'] else ''}"
+    return (
+        f"epoch {record['epoch']}/{epochs}  loss D {record['loss_d']:.3f}  "
+        f"loss G {record['loss_g']:.3f}  D(x) {record['d_real']:.3f}  "
+        f"D(G(z)) {record['d_fake']:.3f}  acc real {record['acc_real']:.0%} "
+        f"fake {record['acc_fake']:.0%}  lr G {record['lr_g']:.2g} D {record['lr_d']:.2g}  "
+        f"{record['images_per_s']:.0f} img/s  "
+        f"{record['seconds']:.1f} s{quality}{marker}"
+    )

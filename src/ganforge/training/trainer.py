@@ -21,14 +21,14 @@ from ganforge.config import Config, dump_yaml
 from ganforge.data.augment import to_model_range
 from ganforge.data.loader import DeviceBatches
 from ganforge.errors import GanforgeError, TrainingDiverged
-from ganforge.generation import generate
 from ganforge.metrics import evaluate, training_metrics
 from ganforge.metrics.features import default_features
 from ganforge.models.layers import balanced_labels
 from ganforge.ops.cuda_graph import GraphedStep
 from ganforge.ops.host_memory import keep_freed_memory
 from ganforge.runs import RunDir, checkpoint
-from ganforge.runs.records import eval_record, scalars
+from ganforge.runs.records import epoch_line, eval_record, interval_line, scalars
+from ganforge.sampling import generate
 from ganforge.training import state
 from ganforge.training.distributed import ONE_PROCESS, Ranks
 from ganforge.training.distributed import start as start_ranks
@@ -290,9 +290,7 @@ class Trainer:
         run_dir.log_scalars({f"interval/{key}": value for key, value in record.items()
                              if key not in ("event", "epoch", "step")}, step)
         if self.config.train.log_lines:
-            log(f"step {step}  loss D {record['loss_d']:.4f}  loss G {record['loss_g']:.4f}  "
-                f"D(x) {record['d_real']:.3f}  D(G(z)) {record['d_fake']:.3f} before D's update, "
-                f"{record['d_fake_after']:.3f} after")
+            log(interval_line(record))
         self._check_health(run_dir, record, log)
         return record
 
@@ -330,7 +328,7 @@ class Trainer:
                                                   or record["step"] == self.total_steps):
             evaluation = self._evaluate(run_dir, record)
         self._save(run_dir)  # after the evaluation: it records the best FID
-        log(_epoch_line(record, self.config.train.epochs, evaluation))
+        log(epoch_line(record, self.config.train.epochs, evaluation))
         if evaluation is not None:
             self._check_health(run_dir, evaluation, log)
 
@@ -399,17 +397,3 @@ class Trainer:
         log(f"ganforge: loss became NaN/Inf at step {bad_step}; rolled back to step {step} with "
             f"learning rates x{0.5 ** rollbacks:g} (rollback {rollbacks} of "
             f"{self.config.train.max_rollbacks})")
-
-
-def _epoch_line(record: dict[str, Any], epochs: int, evaluation: dict[str, Any] | None) -> str:
-    marker = "" if record["complete"] else " (stopped mid-epoch)"
-    quality = "" if evaluation is None else \
-        f"  FID {evaluation['fid']:.2f}{' (best)' if evaluation['best'] else ''}"
-    return (
-        f"epoch {record['epoch']}/{epochs}  loss D {record['loss_d']:.3f}  "
-        f"loss G {record['loss_g']:.3f}  D(x) {record['d_real']:.3f}  "
-        f"D(G(z)) {record['d_fake']:.3f}  acc real {record['acc_real']:.0%} "
-        f"fake {record['acc_fake']:.0%}  lr G {record['lr_g']:.2g} D {record['lr_d']:.2g}  "
-        f"{record['images_per_s']:.0f} img/s  "
-        f"{record['seconds']:.1f} s{quality}{marker}"
-    )
