@@ -9,17 +9,17 @@ import signal
 import sys
 import warnings
 
-import ganforge
 from ganforge.cli import evaluate, export, inspect, report, sample, serve, sweep, train
 from ganforge.cli.common import Parser
 from ganforge.errors import GanforgeError
+from ganforge.version import __version__
 
 COMMANDS = (train, sample, inspect, evaluate, export, serve, sweep, report)
 
 
 def build_parser() -> Parser:
     parser = Parser(prog="ganforge", description="Train, measure, compare and sample GANs.")
-    parser.add_argument("--version", action="version", version=f"ganforge {ganforge.__version__}")
+    parser.add_argument("--version", action="version", version=f"ganforge {__version__}")
     commands = parser.add_subparsers(dest="command", required=True, parser_class=Parser)
     for command in COMMANDS:
         command.register(commands)
