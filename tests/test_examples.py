@@ -2,7 +2,7 @@
 
 import pytest
 
-from conftest import MNIST_DIR, REPO
+from helpers import MNIST_DIR, REPO
 
 NOTEBOOK = REPO / "examples" / "quickstart.ipynb"
 

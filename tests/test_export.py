@@ -12,12 +12,12 @@ import numpy as np
 import pytest
 import torch
 
-from conftest import run_cli
 from ganforge.cli import main
 from ganforge.errors import CheckpointError, GanforgeError
 from ganforge.export import FORMATS, export, load_exported
 from ganforge.models import build_generator
 from ganforge.models.layers import balanced_labels
+from helpers import run_cli
 
 GENERATORS = {
     "dcgan28": {"z_dim": 16, "channels": 1, "image_size": 28},

@@ -16,11 +16,11 @@ import pytest
 import torch
 from PIL import Image
 
-from conftest import ARTIFACTS, MNIST_DIR, REPO, chromium_page, needs_chromium, train_tiny
 from ganforge.generation import load
 from ganforge.metrics import real_images_and_labels
 from ganforge.metrics.features import feature_network
 from ganforge.serve import make_server
+from helpers import ARTIFACTS, MNIST_DIR, REPO, chromium_page, needs_chromium, train_tiny
 
 # The mnist-cgan preset's generator after 4 CPU minutes (EMA weights), exported as safetensors
 # and stored in float16 (1.7 MB; it loads into float32 layers):

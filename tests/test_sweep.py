@@ -10,13 +10,12 @@ import sqlite3
 import pytest
 import yaml
 
-from conftest import MNIST_DIR, train_tiny
 from ganforge.cli import main
 from ganforge.config import dump_yaml
 from ganforge.errors import ConfigError
 from ganforge.sweep import expand, load_spec, trial_config
+from helpers import MNIST_DIR, train_tiny
 
-pytestmark = pytest.mark.slow  # subprocess trainings, Optuna, PostgreSQL, torchrun
 
 TINY_TRIAL = {"data.limit": 64, "train.num_samples": 16, "train.epochs": 1, "train.log_every": 2}
 RUN_FLAGS = ["--data-dir", str(MNIST_DIR), "--device", "cpu"]
@@ -53,12 +52,13 @@ def test_a_bad_spec_is_refused_before_anything_runs(tmp_path, values, message):
 
 
 def test_the_course_sweep_ships_its_six_configurations():
-    from conftest import REPO
+    from helpers import REPO
 
     trials = expand(load_spec(REPO / "sweeps" / "course-hparams.yaml"))
     assert len(trials) == 6 and trials[0].overrides == {}
 
 
+@pytest.mark.slow  # (trains trials in child processes)
 def test_a_2x2_sweep_then_resumed(tmp_path, capsys):
     spec = write_spec(tmp_path, base="mnist-dcgan", overrides=TINY_TRIAL, eval_samples=200,
                       grid={"train.batch_size": [16, 32], "model.z_dim": [8, 16]})
@@ -97,6 +97,7 @@ def test_a_2x2_sweep_then_resumed(tmp_path, capsys):
     assert {path: path.stat().st_mtime for path in checkpoint_times} == checkpoint_times
 
 
+@pytest.mark.slow  # (trains trials in child processes)
 def test_an_optuna_study_in_sqlite(tmp_path):
     pytest.importorskip("optuna", reason="needs optuna (extra [sweep])")
     spec = write_spec(tmp_path, base="mnist-dcgan", eval_samples=200,

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 import ganforge
-from conftest import MNIST_DIR, REPO, TINY, assert_one_line_error, run_cli, snapshot, train_tiny
 from ganforge.runs import checkpoint
+from helpers import MNIST_DIR, REPO, TINY, assert_one_line_error, run_cli, snapshot, train_tiny
 
 
 @pytest.mark.slow

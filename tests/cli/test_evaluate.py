@@ -93,7 +93,7 @@ def test_channels_last_arrays_are_read_as_pil_and_numpy_hold_them(tmp_path, caps
 def test_conditional_sources_get_the_conditional_metrics(tmp_path, capsys):
     """A conditional generator is scored per class (an equal number drawn of each); --real
     --conditional gives those numbers' floor; the text output lists the per-class values."""
-    from conftest import REPO
+    from helpers import REPO
 
     asset = str(REPO / "tests" / "assets" / "mnist-cgan.safetensors")
     drawn = evaluate_json(capsys, asset, "--n", "500", "--metrics", "fid")

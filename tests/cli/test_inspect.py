@@ -3,11 +3,11 @@
 import pytest
 import torch
 
-from conftest import TINY, run_cli
 from ganforge.cli import main
 from ganforge.config import resolve
 from ganforge.models import build_discriminator, build_generator
 from ganforge.summary import summarize
+from helpers import TINY, run_cli
 
 
 def test_dcgan28_summary_matches_a_hand_count():
@@ -55,10 +55,10 @@ def test_show_data_applies_the_augmentation(tmp_path):
     import numpy as np
     from PIL import Image
 
-    from conftest import MNIST_DIR
     from ganforge.data.sources import load_split
     from ganforge.runs.images import image_grid
     from ganforge.training.trainer import Trainer
+    from helpers import MNIST_DIR
 
     def show(name: str, *extra: str):
         assert main(["show-data", "--data-dir", str(MNIST_DIR), "--n", "16",

@@ -195,7 +195,7 @@ def test_folder_needs_a_path():
 
 
 def test_export_dataset_writes_mnist_as_a_folder_a_run_can_read(tmp_path, capsys):
-    from conftest import MNIST_DIR
+    from helpers import MNIST_DIR
 
     out = tmp_path / "mnist32"
     assert main(["export-dataset", "mnist", "--out", str(out), "--size", "32", "--split", "test",

@@ -4,9 +4,9 @@ not: the same images score high with their labels and near chance with shuffled 
 import pytest
 import torch
 
-from conftest import MNIST_DIR
 from ganforge.errors import GanforgeError
 from ganforge.metrics import cas, evaluate, real_images_and_labels
+from helpers import MNIST_DIR
 
 
 @pytest.mark.slow  # (two classifiers trained)

@@ -4,9 +4,9 @@ import pytest
 import torch
 
 import ganforge
-from conftest import MNIST_DIR
 from ganforge.metrics import evaluate, real_images_and_labels
 from ganforge.metrics.features import extract, load_classifier
+from helpers import MNIST_DIR
 
 
 def test_one_copied_image_per_class_has_no_spread_and_no_recall():

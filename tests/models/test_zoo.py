@@ -9,7 +9,6 @@ import pytest
 import torch
 from torch import nn
 
-from conftest import MNIST_DIR, REPO, tensors_equal, train_tiny
 from ganforge.cli import main
 from ganforge.config import preset_names, preset_values, resolve
 from ganforge.data.augment import cutout, diff_augment, translate
@@ -21,6 +20,7 @@ from ganforge.runs import RunDir, checkpoint
 from ganforge.training.ema import Ema
 from ganforge.training.optim import schedule_factor
 from ganforge.training.trainer import Trainer
+from helpers import MNIST_DIR, REPO, tensors_equal, train_tiny
 
 LOGITS_REAL = torch.tensor([2.0, -1.0])
 LOGITS_FAKE = torch.tensor([0.5, -3.0])

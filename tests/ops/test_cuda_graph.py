@@ -6,15 +6,15 @@ from functools import partial
 import pytest
 import torch
 
-from conftest import make_gan, tensors_equal
 from ganforge.config import resolve
 from ganforge.ops.cuda_graph import GraphedStep
 from ganforge.training.setup import Speed, build_gan
 from ganforge.training.step import gan_state, train_step
+from helpers import make_gan, tensors_equal
 
 
 def test_graphed_step_path_trains_exactly_like_plain_steps():
-    plain, graphed = make_gan(False, True), make_gan(False, True)
+    plain, graphed = make_gan(plain=False, channels_last=True), make_gan(plain=False, channels_last=True)
     step = GraphedStep(partial(train_step, graphed), state=lambda: gan_state(graphed), capture=False)
     torch.manual_seed(3)
     batches = [(torch.rand(32, 1, 28, 28) * 2 - 1, torch.randn(32, 16)) for _ in range(4)]

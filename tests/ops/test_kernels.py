@@ -8,7 +8,6 @@ import pytest
 import torch
 from torch import nn
 
-from conftest import CPU, assert_same_function, small_trainer
 from ganforge import ops
 from ganforge.models import build_discriminator, build_generator
 from ganforge.ops.cpu import conv as cpu_conv
@@ -16,6 +15,7 @@ from ganforge.ops.cpu import kernels as cpu_kernels
 from ganforge.ops.cpu import winograd
 from ganforge.ops.cpu.layers import BatchNorm2dActivation, fuse_batch_norm_activations
 from ganforge.training.step import train_step
+from helpers import CPU, assert_same_function, small_trainer
 
 pytestmark = pytest.mark.skipif(not cpu_kernels.available(),
                                 reason="no C++ compiler or ninja: the kernels cannot be built")

@@ -8,7 +8,6 @@ import pytest
 import torch
 from torch import nn
 
-from conftest import CPU, assert_same_function, make_gan, small_trainer, three_batches
 from ganforge import ops
 from ganforge.config import resolve
 from ganforge.losses import gradient_penalty, r1_penalty
@@ -19,6 +18,7 @@ from ganforge.ops.cpu.layers import Conv2d, ConvTranspose2d
 from ganforge.training import setup
 from ganforge.training import trainer as trainer_module
 from ganforge.training.step import STAT_NAMES, train_step
+from helpers import CPU, assert_same_function, make_gan, small_trainer, three_batches
 
 
 # The generators' and discriminators' shapes, plus odd ones (stride > kernel leaves gaps; a
@@ -134,7 +134,7 @@ def test_optimised_step_matches_plain_reference_step_in_float32():
     drift a little (Adam's first updates are +-lr whatever a gradient's size, so last-bit
     differences in near-zero gradients move weights by 2e-4), to within 0.5 %. Gradient norms
     take a flipped ReLU (see above) at full weight: within 3 %."""
-    reference, optimised = make_gan(plain=True, channels_last=False), make_gan(False, True)
+    reference, optimised = make_gan(), make_gan(plain=False, channels_last=True)
     norms = [STAT_NAMES.index("grad_norm_d"), STAT_NAMES.index("grad_norm_g")]
     scores = [position for position in range(len(STAT_NAMES)) if position not in norms]
     for index, (real_images, z) in enumerate(three_batches(torch.float32)):

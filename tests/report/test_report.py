@@ -8,9 +8,9 @@ import shutil
 
 import pytest
 
-from conftest import ARTIFACTS, chromium_page, needs_chromium, train_tiny
 from ganforge.cli import main
 from ganforge.report import compare_table
+from helpers import ARTIFACTS, chromium_page, needs_chromium, train_tiny
 
 
 def test_a_run_report_is_one_self_contained_file(tiny_run, tmp_path):

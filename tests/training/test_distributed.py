@@ -15,8 +15,8 @@ import time
 import pytest
 import yaml
 
-from conftest import MNIST_DIR, REPO, TINY, train_tiny
 from ganforge.runs import RunDir
+from helpers import MNIST_DIR, REPO, TINY, train_tiny
 
 pytestmark = pytest.mark.slow  # subprocess trainings, Optuna, PostgreSQL, torchrun
 

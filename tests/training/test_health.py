@@ -9,12 +9,12 @@ import re
 import pytest
 import torch
 
-from conftest import MNIST_DIR, train_tiny
 from ganforge.config import parse_override, resolve
 from ganforge.metrics import evaluate, real_images
 from ganforge.models import build_generator
 from ganforge.sampling import generate
 from ganforge.training.health import DETECTORS, REARM, HealthMonitor
+from helpers import MNIST_DIR, train_tiny
 
 # Interval records every 2 steps and a 16-step window, so tiny runs can show sustained failures.
 WATCH = ["--set", "train.log_every=2", "--set", "train.health_window=16"]

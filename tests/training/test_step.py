@@ -1,24 +1,12 @@
 import torch
 
-from ganforge.losses import LOSSES
-from ganforge.models import build_discriminator, build_generator
-from ganforge.training.options import StepOptions
-from ganforge.training.step import STAT_NAMES, Gan, train_step
-
-
-def make_gan(lr_g: float, lr_d: float, name: str = "dcgan28") -> Gan:
-    torch.manual_seed(0)
-    generator = build_generator(name, z_dim=8, channels=1, image_size=28)
-    discriminator = build_discriminator(name, channels=1, image_size=28)
-    return Gan(generator=generator, discriminator=discriminator,
-               optimizer_g=torch.optim.Adam(generator.parameters(), lr=lr_g, betas=(0.5, 0.999)),
-               optimizer_d=torch.optim.Adam(discriminator.parameters(), lr=lr_d, betas=(0.5, 0.999)),
-               options=StepOptions(loss=LOSSES.get("bce")))
+from ganforge.training.step import STAT_NAMES, train_step
+from helpers import make_gan
 
 
 def test_discriminator_learns_to_separate_a_toy():
     # Real images: a bright square on black; G barely moves, so D should learn to tell them apart.
-    gan = make_gan(lr_g=1e-6, lr_d=2e-4, name="mlp")
+    gan = make_gan(name="mlp", z_dim=8, lr_g=1e-6, lr_d=2e-4, betas=(0.5, 0.999))
     generator = torch.Generator().manual_seed(1)
     real_images = -torch.ones(32, 1, 28, 28)
     real_images[:, :, 8:20, 8:20] = torch.rand(32, 1, 1, 1, generator=generator)
@@ -30,7 +18,7 @@ def test_discriminator_learns_to_separate_a_toy():
 
 
 def test_step_updates_both_networks_and_returns_detached_stats():
-    gan = make_gan(lr_g=1e-3, lr_d=1e-3)
+    gan = make_gan(z_dim=8, lr_g=1e-3, lr_d=1e-3, betas=(0.5, 0.999))
     g_before = [p.detach().clone() for p in gan.generator.parameters()]
     d_before = [p.detach().clone() for p in gan.discriminator.parameters()]
     stats = train_step(gan, torch.rand(16, 1, 28, 28) * 2 - 1, torch.randn(16, 8))
@@ -46,9 +34,9 @@ def test_lazy_r1_adds_the_penalty_every_nth_step_weighted_n_times():
 
     real_images = torch.rand(8, 1, 28, 28) * 2 - 1
     z = torch.randn(8, 8)
-    plain = make_gan(lr_g=0, lr_d=0)  # rates 0: every call sees the same weights
+    plain = make_gan(z_dim=8, lr_g=0, lr_d=0, betas=(0.5, 0.999))  # rates 0: every call sees the same weights
     loss_plain = train_step(plain, real_images, z)[0]
-    lazy = make_gan(lr_g=0, lr_d=0)
+    lazy = make_gan(z_dim=8, lr_g=0, lr_d=0, betas=(0.5, 0.999))
     lazy.options = dataclasses.replace(lazy.options, r1_weight=2.0, r1_every=4)
     assert [lazy.options.regularizes(step) for step in range(6)] == [True, False, False, False, True, False]
     assert train_step(lazy, real_images, z, regularize=False)[0] == loss_plain

@@ -2,12 +2,12 @@ import json
 
 import torch
 
-from conftest import small_trainer, tensors_equal, train_tiny
 from ganforge.cli import main
 from ganforge.config import config_from_dict
 from ganforge.runs import RunDir, checkpoint
 from ganforge.training.step import train_step
 from ganforge.training.trainer import Trainer
+from helpers import small_trainer, tensors_equal, train_tiny
 
 
 def test_run_folder_contents(tiny_run):

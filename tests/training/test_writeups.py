@@ -14,8 +14,8 @@ import itertools
 import torch
 from torch import nn
 
-from conftest import MNIST_DIR, small_trainer
 from ganforge.training.step import STAT_NAMES, train_step
+from helpers import MNIST_DIR, small_trainer
 
 STEPS = 20
 

@@ -100,7 +100,7 @@ def _real_beside_generated(run_dir: RunDir, real_grid: Path | str, plots: Path) 
     return _image(both, "real and generated side by side", pixel=True)
 
 
-def _metrics_table(records: list[dict[str, Any]], extra: list[str]) -> str:
+def metrics_table(records: list[dict[str, Any]], extra: list[str]) -> str:
     """The records' headline numbers (every registered metric's keys that they hold), titled
     by the metrics' registration, with `extra` plain columns first."""
     keys = [key for key in result_keys() if any(key.name in record for record in records)]
@@ -164,11 +164,11 @@ def run_report(run: Path) -> Path:
     sections.append(f"<p><b>{html.escape(config['model']['name'])}</b> on "
                     f"<b>{html.escape(config['data']['name'])}</b>, {state}.</p>")
     if evaluation:
-        sections.append("<h2>Quality</h2>" + _metrics_table([evaluation], ["samples"]))
+        sections.append("<h2>Quality</h2>" + metrics_table([evaluation], ["samples"]))
     sections.append("<h2>Curves</h2><div class=charts>" + "".join(
         _image(path, name) for name, path in training_plots(run_dir, plots).items()) + "</div>")
     if evals:
-        sections.append(_metrics_table(evals, ["epoch"]))
+        sections.append(metrics_table(evals, ["epoch"]))
     sections.append("<h2>Health</h2>" + ("".join(
         f"<div class=warning><b>step {event['step']}: {html.escape(event['event'])}"
         f"{' ' + html.escape(event.get('detector', '')) if event.get('detector') else ''}</b> "

@@ -8,11 +8,11 @@ import pytest
 from PIL import Image
 
 import ganforge
-from conftest import train_tiny
 from ganforge.cli import main
 from ganforge.errors import ConfigError
 from ganforge.generation import load_generator
 from ganforge.sampling import generate
+from helpers import train_tiny
 
 
 def test_sample_png_grid(tiny_run, tmp_path):

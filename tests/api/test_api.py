@@ -16,13 +16,13 @@ import torch
 from PIL import Image
 
 import ganforge
-from conftest import MNIST_DIR, REPO, TINY, snapshot
 from ganforge.cli import main
+from helpers import MNIST_DIR, REPO, TINY, snapshot
 
 # conftest's TINY flags as API keywords.
 TINY_KWARGS = {"data_dir": MNIST_DIR, "batch_size": 32, "device": "cpu",
                "overrides": {"data.limit": 256, "train.num_samples": 16, "train.eval_samples": 200}}
-ASSETS = Path(__file__).parent / "assets"
+ASSETS = Path(__file__).parents[1] / "assets"
 TIMINGS = {"seconds", "images_per_s"}  # the only numbers two identical runs may differ in
 
 
