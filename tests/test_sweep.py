@@ -16,7 +16,6 @@ from ganforge.errors import ConfigError
 from ganforge.sweep import expand, load_spec, trial_config
 from helpers import MNIST_DIR, train_tiny
 
-
 TINY_TRIAL = {"data.limit": 64, "train.num_samples": 16, "train.epochs": 1, "train.log_every": 2}
 RUN_FLAGS = ["--data-dir", str(MNIST_DIR), "--device", "cpu"]
 
