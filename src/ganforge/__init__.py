@@ -6,7 +6,7 @@
     run.evaluate(n=10_000)["fid"]
     g = ganforge.load_generator(run.export("onnx"))      # g(z), g.sample(n, seed=0)
 
-Everything here is documented in README's "Python" section; `ganforge.api` holds the functions
+Everything here is documented in docs/python.md; `ganforge.api` holds the functions
 every `ganforge` command calls.
 """
 
