@@ -29,6 +29,8 @@ SMALLEST = {
                      "--device", "cpu"], "| `mnist-mlp` |"),
     "random_features_calibration": (["--folder", "{folder}", "--out", "{out}", "--steps", "4", "--n",
                                      "200"], "Spearman rank correlation"),
+    "stacked_mnist": (["--presets", "stacked-r3gan", "--images", "640", "--seeds", "0", "--n", "500",
+                       "--out", "{out}", "--set", "data.stacked_count=1000"], "| `stacked-r3gan` | 0 |"),
     "time_to_quality": (["--max-minutes", "0.01", "--preset", "mnist-mlp"], "mnist-mlp"),
 }
 

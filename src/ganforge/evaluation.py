@@ -17,6 +17,7 @@ import numpy as np
 import torch
 
 from ganforge.config import DataConfig
+from ganforge.data.catalog import evaluate_samples
 from ganforge.errors import ConfigError
 from ganforge.generation import load
 from ganforge.metrics import evaluate as score
@@ -32,12 +33,12 @@ Metrics = Iterable[str] | Callable[[str], tuple[str, ...]] | None
 
 
 def evaluate(source: Any = None, *, dataset: str | None = None, metrics: Metrics = None,
-             n: int = 10_000, ref: str = "test", seed: int = 0, features: str | None = None,
+             n: int | None = None, ref: str = "test", seed: int = 0, features: str | None = None,
              data_dir: str | None = None, real: bool = False, labels: Any = None,
              conditional: bool = False) -> dict[str, Any]:
     """What `ganforge.evaluate` documents. `metrics`: names, None for the features' defaults,
     or a function of the feature network's name giving the names (sweeps: table_metrics)."""
-    if n < 2:
+    if n is not None and n < 2:
         raise ConfigError(f"n must be at least 2, got {n}")
     run_dir, data, sheet, drawn_for = None, None, None, None
     if real:
@@ -47,7 +48,8 @@ def evaluate(source: Any = None, *, dataset: str | None = None, metrics: Metrics
                 raise ConfigError("real=True with dataset folder needs the folder: data_dir=DIR "
                                   "(--data-dir)")
             data = DataConfig(name="folder", path=data_dir)
-        images, real_labels = real_images_and_labels(dataset, "train", n, data_dir, data)
+        images, real_labels = real_images_and_labels(dataset, "train", n or evaluate_samples(dataset),
+                                                     data_dir, data)
         labels = real_labels if conditional else None
     elif source is None:
         raise ConfigError("evaluate needs a source (run folder, checkpoint, .npy/.npz, folder of "
@@ -62,9 +64,10 @@ def evaluate(source: Any = None, *, dataset: str | None = None, metrics: Metrics
         images, dataset = load_folder(Path(source)), dataset or "mnist"
     else:  # a generator: a run folder, checkpoint or export
         loaded = load(Path(source), data_dir=data_dir)
+        dataset = dataset or loaded.card["dataset"] or "mnist"  # an export's sidecar may not say
+        n = n or evaluate_samples(dataset)
         drawn_for = balanced_labels(n, loaded.module.num_classes)
         images = generate_chunks(loaded.module, n, seed=seed, labels=drawn_for)
-        dataset = dataset or loaded.card["dataset"] or "mnist"  # an export's sidecar may not say
         data = loaded.data
         if Path(source).is_dir():
             run_dir = RunDir(Path(source))

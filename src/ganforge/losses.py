@@ -60,6 +60,18 @@ def critic_generator(fake_logits: Tensor) -> Tensor:
     return -fake_logits.mean()
 
 
+def rpgan_discriminator(real_logits: Tensor, fake_logits: Tensor,
+                        real_label: float = 1.0, fake_label: float = 0.0) -> Tensor:
+    """Relativistic pairing (RpGAN; Jolicoeur-Martineau 2019, R3GAN): each real scored above
+    its paired fake, softplus(-(D(x) - D(G(z)))) over the pairs of the batch."""
+    return F.softplus(fake_logits - real_logits).mean()
+
+
+def rpgan_generator(fake_logits: Tensor, real_logits: Tensor) -> Tensor:
+    """G raises each fake above its paired real: softplus(-(D(G(z)) - D(x)))."""
+    return F.softplus(real_logits - fake_logits).mean()
+
+
 def wasserstein_discriminator(real_logits: Tensor, fake_logits: Tensor,
                               real_label: float = 1.0, fake_label: float = 0.0) -> Tensor:
     return fake_logits.mean() - real_logits.mean()
@@ -117,6 +129,8 @@ class GanLoss:
     generator: Callable[..., Tensor]
     realness: Callable[[Tensor], Tensor]
     gradient_penalty: bool = False  # add loss.gp_weight * gradient_penalty to D's loss
+    # G's loss also reads D's logits of the real batch (relativistic losses): generator(fake, real)
+    relativistic: bool = False
 
 
 LOSSES: Registry[GanLoss] = Registry("loss")
@@ -126,5 +140,7 @@ LOSSES.register("lsgan", GanLoss(lsgan_discriminator, lsgan_generator,
                                  lambda outputs: outputs.clamp(0, 1)))
 LOSSES.register("hinge", GanLoss(hinge_discriminator, critic_generator, torch.sigmoid))
 LOSSES.register("wgan", GanLoss(wasserstein_discriminator, critic_generator, torch.sigmoid))
+LOSSES.register("rpgan", GanLoss(rpgan_discriminator, rpgan_generator, torch.sigmoid,
+                                 relativistic=True))
 LOSSES.register("wgan-gp", GanLoss(wasserstein_discriminator, critic_generator, torch.sigmoid,
                                    gradient_penalty=True))

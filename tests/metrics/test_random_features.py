@@ -68,5 +68,5 @@ def test_class_metrics_refuse_features_without_classes(mnist_halves):
         evaluate(real[:100], "mnist", ("classes",), ref_count=1000, features="random")
     unlabelled = ("fid", "kid", "pr", "dc", "spread", "memorization")
     assert defaults("random") == defaults("inception") == unlabelled
-    assert defaults("digits") == ("fid", "kid", "pr", "dc", "cs", "classes", "spread")
+    assert defaults("digits") == ("fid", "kid", "pr", "dc", "cs", "classes", "modes", "spread")
     assert default_features("folder") == default_features("cifar10") == "random"

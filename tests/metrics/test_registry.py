@@ -38,12 +38,12 @@ def pixel_gap(monkeypatch):
 
 
 def test_the_defaults_follow_the_registrations():
-    assert defaults("digits") == ("fid", "kid", "pr", "dc", "cs", "classes", "spread")
+    assert defaults("digits") == ("fid", "kid", "pr", "dc", "cs", "classes", "modes", "spread")
     assert defaults("random") == ("fid", "kid", "pr", "dc", "spread", "memorization")
-    assert training_metrics("digits") == ("fid", "pr", "classes", "spread")
+    assert training_metrics("digits") == ("fid", "pr", "classes", "modes", "spread")
     assert table_metrics("random") == ("fid", "kid", "pr")
     assert [key.name for key in result_keys(tables_only=True)] == \
-        ["fid", "kid", "precision", "recall", "classes_covered"]
+        ["fid", "kid", "precision", "recall", "classes_covered", "modes", "modes_kl"]
     # every key a metric declares is named by no other metric
     names = [key.name for key in result_keys()]
     assert len(names) == len(set(names))

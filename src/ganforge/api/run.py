@@ -178,7 +178,7 @@ class Run:
         """`n` samples as one PIL image, shown inline in Jupyter."""
         return self.generator(ema=ema).grid(n, seed=seed, label=label, columns=columns)
 
-    def evaluate(self, n: int = 10_000, *, metrics: Iterable[str] | None = None, ref: str = "test",
+    def evaluate(self, n: int | None = None, *, metrics: Iterable[str] | None = None, ref: str = "test",
                  seed: int = 0, data_dir: str | Path | None = None) -> dict[str, Any]:
         """Score `n` samples against the run's dataset; kept in eval.json and the report."""
         from ganforge.evaluation import evaluate

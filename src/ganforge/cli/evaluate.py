@@ -15,7 +15,8 @@ def register(commands) -> None:
     evaluate = commands.add_parser("evaluate", help="measure quality: FID, KID, precision/recall...")
     evaluate.add_argument("source", type=Path, nargs="?",
                           help="a run folder, checkpoint, .npy/.npz array or folder of PNGs")
-    evaluate.add_argument("--n", type=at_least(2), default=10_000, help="samples to draw (default 10000)")
+    evaluate.add_argument("--n", type=at_least(2),
+                          help="samples to draw (default 10000; stacked-mnist 26000, as papers count modes)")
     evaluate.add_argument("--ref", choices=["test", "train"], default="test",
                           help="real split to compare with (default test)")
     evaluate.add_argument("--metrics", help="comma-separated metric names (default: the features' "

@@ -25,6 +25,7 @@ class DataConfig:
     strict: bool = False  # folder datasets: an unreadable file is an error, not a warning
     # folder datasets: this share is held out, never trained on, and is what metrics compare with
     holdout: float = 0.1
+    stacked_count: int = 128_000  # stacked-mnist: the training triples drawn (PacGAN's 128,000)
     rotation_degrees: float = 0.0  # random rotation within ±N degrees
     hflip: bool = False
     vflip: bool = False
@@ -75,6 +76,7 @@ class LossConfig:
     fake_label: float = 0.0
     gp_weight: float = 10.0  # lambda of wgan-gp's gradient penalty
     r1_weight: float = 0.0  # R1 penalty on real images (any loss; 0: off)
+    r2_weight: float = 0.0  # R2: the same penalty on fake images (R3GAN; 0: off), on R1's steps
     # R1 on every Nth D step only, weighted N times (stylegan2's lazy regularisation): its second
     # backward through D then costs 1/N as much
     r1_every: int = 1

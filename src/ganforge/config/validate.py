@@ -75,7 +75,7 @@ def validate(config: Config) -> None:
              "model.g_batch_norm=false leaves no BatchNorm for conditioning=cbn; set "
              "model.conditioning=input")
     _require(loss.r1_every >= 1, f"loss.r1_every must be >= 1 (1: every D step), got {loss.r1_every}")
-    for name in ("gp_weight", "r1_weight", "instance_noise", "mode_seeking", "weight_clip"):
+    for name in ("gp_weight", "r1_weight", "r2_weight", "instance_noise", "mode_seeking", "weight_clip"):
         _require(getattr(loss, name) >= 0, f"loss.{name} must be >= 0, got {getattr(loss, name)}")
     for name in ("optimizer_g", "optimizer_d"):
         _require(getattr(train, name) in ("adam", "sgd", "rmsprop"),
@@ -95,6 +95,7 @@ def validate(config: Config) -> None:
              f"train.diffaugment takes a comma-separated list of {', '.join(DIFF_AUGMENTS)}, got "
              f"{train.diffaugment!r}")
     _require(data.limit >= 0, f"data.limit must be >= 0 (0 uses all images), got {data.limit}")
+    _require(data.stacked_count >= 1, f"data.stacked_count must be >= 1, got {data.stacked_count}")
     _require(0 <= data.rotation_degrees <= 180,
              f"data.rotation_degrees must be between 0 and 180, got {data.rotation_degrees}")
     _require(model.z_dim >= 1, f"model.z_dim must be >= 1, got {model.z_dim}")

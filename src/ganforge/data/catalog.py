@@ -46,7 +46,20 @@ class FolderDataset:
     num_classes: int = 0
 
 
-DATASETS: Registry[IdxDataset | Cifar10Dataset | FolderDataset] = Registry("dataset")
+@dataclass(frozen=True)
+class StackedDataset:
+    """Stacked MNIST: three MNIST digits as R, G and B (ganforge.data.stacked); 1,000 classes."""
+
+    source: str = "mnist"
+    channels: int = 3
+    image_size: int = 28
+    num_classes: int = 1000
+    train_count: int = 128_000  # PacGAN's; data.stacked_count changes what training draws
+    test_count: int = 26_000  # as many as the modes metric scores by default
+    evaluate_samples: int = 26_000  # samples `evaluate` draws by default (the papers')
+
+
+DATASETS: Registry[IdxDataset | Cifar10Dataset | FolderDataset | StackedDataset] = Registry("dataset")
 DATASETS.register("mnist", IdxDataset(
     folder="mnist",
     md5={
@@ -73,6 +86,7 @@ DATASETS.register("fashion-mnist", IdxDataset(
 
 DATASETS.register("cifar10", Cifar10Dataset())
 DATASETS.register("folder", FolderDataset())
+DATASETS.register("stacked-mnist", StackedDataset())
 
 def data_shape(data) -> tuple[int, int, int]:
     """(channels, image size, classes) of the images a data config yields."""
@@ -86,3 +100,8 @@ def data_shape(data) -> tuple[int, int, int]:
 # classifiers' recipe trains on these).
 SPLIT_DATASETS = tuple(name for name in DATASETS.names() if not isinstance(DATASETS.get(name), FolderDataset))
 IDX_DATASETS = tuple(name for name in DATASETS.names() if isinstance(DATASETS.get(name), IdxDataset))
+
+
+def evaluate_samples(name: str) -> int:
+    """How many samples `evaluate` draws by default for a dataset's generator."""
+    return getattr(DATASETS.get(name), "evaluate_samples", 10_000) if name in DATASETS else 10_000

@@ -9,9 +9,17 @@ from pathlib import Path
 
 import numpy as np
 
-from ganforge.data.catalog import DATASETS, Cifar10Dataset, FolderDataset, IdxDataset, data_shape
+from ganforge.data.catalog import (
+    DATASETS,
+    Cifar10Dataset,
+    FolderDataset,
+    IdxDataset,
+    StackedDataset,
+    data_shape,
+)
 from ganforge.data.folder import load_folder
 from ganforge.data.idx import read_bytes, read_idx
+from ganforge.data.stacked import stack
 from ganforge.errors import DataError
 
 DOWNLOAD_TIMEOUT_S = 20
@@ -132,6 +140,8 @@ def load_data(data, split: str = "train") -> tuple[np.ndarray, np.ndarray]:
     """The images (N, C, H, W) uint8 and labels of a data config (`DataConfig`). A folder's
     "test" split is its held-out share (data.holdout, the same images for every run and seed),
     and "train" the rest: the held-out images are never trained on."""
+    if data.name == "stacked-mnist" and split == "train":
+        return load_split(data.name, data.path, split, count=data.stacked_count)
     if data.name != "folder":
         return load_split(data.name, data.path, split)
     channels, size, _ = data_shape(data)
@@ -147,9 +157,15 @@ def load_data(data, split: str = "train") -> tuple[np.ndarray, np.ndarray]:
     return chosen, np.zeros(len(chosen), dtype=np.int64)
 
 
-def load_split(name: str, data_dir: str | None, split: str = "train") -> tuple[np.ndarray, np.ndarray]:
-    """Verified images (N, C, H, W) uint8 and labels (N,) int64 of one split."""
+def load_split(name: str, data_dir: str | None, split: str = "train",
+               count: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Verified images (N, C, H, W) uint8 and labels (N,) int64 of one split (`count`: how many
+    triples Stacked MNIST draws; 0: its catalogue's number)."""
     spec = DATASETS.get(name)
+    if isinstance(spec, StackedDataset):
+        images, labels = load_split(spec.source, data_dir, split)
+        return stack(images, labels, count or (spec.train_count if split == "train" else spec.test_count),
+                     split)
     if isinstance(spec, Cifar10Dataset):
         return _load_cifar10(spec, data_dir, split)
     if isinstance(spec, FolderDataset):

@@ -6,7 +6,9 @@ import torch
 
 from ganforge.metrics.base import Key, MetricInputs, class_probabilities, register_metric
 
-COVERED_SHARE = 0.02
+# A class counts as covered with at least this share of what a uniform spread gives it (0.02 of
+# the samples for 10 classes).
+COVERED_FRACTION = 0.2
 
 
 def class_histogram(probabilities: torch.Tensor) -> torch.Tensor:
@@ -23,7 +25,7 @@ def classes(inputs: MetricInputs) -> dict[str, float]:
     count = len(probabilities)
     counts = histogram * count
     return {
-        "classes_covered": int((histogram >= COVERED_SHARE).sum()),
+        "classes_covered": int((histogram >= COVERED_FRACTION / len(histogram)).sum()),
         # An empty class counts as one sample, so the ratio stays finite (and large).
         "class_ratio": float(counts.max() / counts.min().clamp_min(1)),
         "class_histogram": [round(float(share), 4) for share in histogram],

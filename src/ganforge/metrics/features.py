@@ -72,6 +72,24 @@ def extract(model: Classifier, images: torch.Tensor, batch_size: int = 500
     return torch.cat(features), torch.cat(probabilities)
 
 
+# Datasets whose images are digits stacked as channels, and the dataset whose classifier reads
+# each channel.
+STACKED = {"stacked-mnist": "mnist"}
+
+
+def extract_stacked(model: Classifier, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Images (N, C, 28, 28), a digit per channel -> the channels' features side by side
+    (N, 128 C), and the probabilities of the digit combinations (N, 10^C), the outer product of
+    the channels' class probabilities (its argmax is each channel's digit). Side by side, not
+    averaged per channel: FID then also sees how G pairs the digits."""
+    features, probabilities = zip(*(extract(model, images[:, channel:channel + 1])
+                                    for channel in range(images.shape[1])))
+    joint = probabilities[0]
+    for channel in probabilities[1:]:
+        joint = (joint[:, :, None] * channel[:, None, :]).flatten(1)
+    return torch.cat(features, dim=1), joint
+
+
 @dataclass(frozen=True)
 class FeatureNetwork:
     key: str  # names the network and its weights' SHA-256: cached statistics are keyed by it
@@ -134,7 +152,7 @@ def _random() -> FeatureNetwork:
 
 def default_features(dataset: str) -> str:
     """The shipped classifier where one knows the dataset, else the random embedding."""
-    return "digits" if dataset in CLASSIFIERS else "random"
+    return "digits" if dataset in CLASSIFIERS or dataset in STACKED else "random"
 
 
 def feature_network(name: str | None, dataset: str) -> FeatureNetwork:
@@ -148,6 +166,10 @@ def feature_network(name: str | None, dataset: str) -> FeatureNetwork:
     if name != "digits":
         raise GanforgeError(f"unknown feature network {name!r}; choose one of "
                             f"{', '.join(FEATURE_NETWORKS)}")
+    if dataset in STACKED:
+        classifier = load_classifier(STACKED[dataset])
+        return FeatureNetwork(f"{CLASSIFIERS.get(STACKED[dataset]).sha256}-nhwc-stacked3",
+                              lambda images: extract_stacked(classifier, images), input_shape=(3, 28, 28))
     if dataset not in CLASSIFIERS:
         raise GanforgeError(
             f"no digit features for {dataset}: the shipped classifiers know "

@@ -14,7 +14,7 @@ from typing import Any
 
 from torch import nn
 
-from ganforge.models import dcgan, dcgan28, fastgan, mlp
+from ganforge.models import dcgan, dcgan28, fastgan, mlp, resnet
 from ganforge.models.layers import initialize, with_spectral_norm, without_batch_norm
 from ganforge.registry import Registry
 
@@ -47,6 +47,10 @@ MODELS.register("fastgan", ModelFamily(fastgan.Generator, fastgan.Discriminator,
                                        "FastGAN for few-shot folders at 64-256 px: skip-layer "
                                        "excitation, a self-supervised D", ("ngf", "ndf"),
                                        conditional=False, self_supervised=True))
+MODELS.register("resnet", ModelFamily(resnet.Generator, resnet.Discriminator, resnet.SIZES,
+                                      "a normalisation-free residual GAN for 28-64 px (R3GAN's "
+                                      "spirit): zero-started residual branches, bilinear resampling",
+                                      ("ngf", "ndf")))
 MODELS.register("mlp-dcgan", ModelFamily(mlp.Generator, dcgan28.Discriminator, (28,),
                                          "the journey's start: MLP generator, conv discriminator",
                                          ("d_image_batch_norm", *MLP_G_OPTIONS)))

@@ -17,7 +17,7 @@ from typing import Any
 
 from ganforge.atomic import write_text_atomic
 from ganforge.metrics import result_keys
-from ganforge.report.images import animate, side_by_side
+from ganforge.report.images import animate, mode_map, side_by_side
 from ganforge.report.plots import class_histogram, curve, line_plot, training_plots
 from ganforge.runs import RunDir, by_fid
 from ganforge.runs.images import save_grid_png
@@ -126,6 +126,15 @@ def _class_section(evaluation: dict[str, Any], config: dict[str, Any], plots: Pa
         f"<p>{evaluation.get('classes_covered')} of {len(histogram)} classes covered.</p>"
 
 
+def _modes_section(evaluation: dict[str, Any], plots: Path) -> str:
+    """Stacked MNIST's 1,000 modes, covered or not (from `ganforge evaluate`)."""
+    chart = mode_map(evaluation["mode_counts"], plots / "modes.png")
+    return (f"<p>{evaluation['modes']} of 1,000 modes covered, KL to uniform "
+            f"{evaluation['modes_kl']:.3f} on {evaluation.get('samples', 0):,d} samples (a panel per "
+            "first digit, a row per second, a column per third; red: never drawn).</p>"
+            + _image(chart, "the 1,000 modes", pixel=True))
+
+
 def _per_class_section(evaluation: dict[str, Any], run_dir: RunDir) -> str:
     """A conditional run's per-class numbers (from `ganforge evaluate`) and its sheet by class."""
     rows = [[label, fid, recall, spread] for label, (fid, recall, spread) in enumerate(zip(
@@ -187,7 +196,10 @@ def run_report(run: Path) -> Path:
             f"<figure>{_image(path, caption, pixel=True)}<figcaption>{caption}</figcaption></figure>"
             for path, caption in tiles) + "</div>")
     sections.append("<h2>Real beside generated</h2>" + _real_beside_generated(run_dir, real_grid, plots))
-    sections.append("<h2>Classes</h2>" + _class_section(evaluation, config, plots))
+    if len(evaluation.get("mode_counts", ())) == 1000:  # Stacked MNIST
+        sections.append("<h2>Modes</h2>" + _modes_section(evaluation, plots))
+    else:
+        sections.append("<h2>Classes</h2>" + _class_section(evaluation, config, plots))
     if "class_fid" in evaluation:
         sections.append("<h2>Per class</h2>" + _per_class_section(evaluation, run_dir))
     sections.append("<h2>Per epoch</h2>" + _table(

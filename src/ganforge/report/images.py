@@ -45,3 +45,28 @@ def animate(grids: list[Path], out: Path, milliseconds: int = 400) -> Path | Non
     durations = [milliseconds] * (len(frames) - 1) + [milliseconds * 4]
     frames[0].save(out, save_all=True, append_images=frames[1:], duration=durations, loop=0)
     return out
+
+
+def mode_map(counts: list[int], out: Path, cell: int = 6) -> Path:
+    """Stacked MNIST's 1,000 modes as ten 10 x 10 panels (panel: the first digit, row: the
+    second, column: the third); a covered mode is green, darker the more samples it drew, a
+    missed one red."""
+    most = max(max(counts), 1)
+    panel = 10 * cell
+    sheet = Image.new("RGB", (5 * (panel + 8) + 8, 2 * (panel + CAPTION_HEIGHT + 8) + 8), "white")
+    draw = ImageDraw.Draw(sheet)
+    for first in range(10):
+        left = 8 + (first % 5) * (panel + 8)
+        top = 8 + (first // 5) * (panel + CAPTION_HEIGHT + 8)
+        draw.text((left, top), f"{first}xx", fill="black")
+        for second in range(10):
+            for third in range(10):
+                count = counts[100 * first + 10 * second + third]
+                shade = 255 - round(180 * count / most)
+                colour = (shade // 3, shade, shade // 3) if count else (220, 60, 60)
+                x, y = left + third * cell, top + CAPTION_HEIGHT + second * cell
+                draw.rectangle((x, y, x + cell - 2, y + cell - 2), fill=colour)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with written_atomically(out) as partial:
+        sheet.save(partial)
+    return out

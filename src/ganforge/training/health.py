@@ -116,6 +116,10 @@ LABELS_OBEYED = 0.8  # label accuracy from which a conditional G is past its blo
 CLASS_SPREAD_COLLAPSED = 0.5  # a class whose samples spread less than this share of its reals
 
 
+# Of many modes (Stacked MNIST's 1,000), a drop below this share of the most covered so far.
+MODES_KEPT = 0.8
+
+
 def mode_collapse(history: History) -> str | None:
     """From the evaluations: classes covered dropping, the spread of generated features falling
     well below the real spread from a spread G had reached (an untrained G's is low too), a
@@ -127,9 +131,13 @@ def mode_collapse(history: History) -> str | None:
                 f"ones in feature space, down from {max(spreads[:-1]):.2f}x, so G makes few distinct "
                 "images")
     covered = [record["classes_covered"] for record in history.evals if "classes_covered" in record]
-    if covered and covered[-1] <= max(covered) - 2:
+    if covered and covered[-1] <= max(covered) - 2 and max(covered) <= 100:
         return (f"mode collapse: the samples now cover {covered[-1]} classes, down from "
                 f"{max(covered)}")
+    modes = [record["modes"] for record in history.evals if "modes" in record]
+    if len(modes) >= 2 and max(modes) > 100 and modes[-1] < MODES_KEPT * max(modes):
+        # (Stacked MNIST: of 1,000 modes, counted on the same number of samples each time)
+        return f"mode collapse: the samples now cover {modes[-1]} modes, down from {max(modes)}"
     latest = history.evals[-1] if history.evals else {}
     # A conditional G can draw every class right and each the same way whatever z is: per-class
     # spread, once the labels are obeyed (an untrained G's spread is low too).

@@ -28,7 +28,8 @@ class StepOptions:
     fake_label: float = 0.0
     gp_weight: float = 10.0  # of the loss's gradient penalty, where it has one (WGAN-GP)
     r1_weight: float = 0.0  # R1 penalty on real images (0: off)
-    r1_every: int = 1  # R1 on every Nth D step, weighted N times (lazy regularisation)
+    r2_weight: float = 0.0  # R2 penalty on fake images (0: off), on R1's steps
+    r1_every: int = 1  # R1 (and R2) on every Nth D step, weighted N times (lazy regularisation)
     instance_noise: float = 0.0  # std of Gaussian noise on every D input (0: off)
     mode_seeking: float = 0.0  # weight of the mode-seeking term in G's loss (0: off)
     reconstruction: float = 0.0  # weight of D's self-supervised reconstruction loss (0: off)
@@ -45,7 +46,7 @@ class StepOptions:
         loss = config.loss
         return cls(loss=LOSSES.get(loss.name), real_label=loss.real_label,
                    fake_label=loss.fake_label, gp_weight=loss.gp_weight, r1_weight=loss.r1_weight,
-                   r1_every=loss.r1_every,
+                   r2_weight=loss.r2_weight, r1_every=loss.r1_every,
                    instance_noise=loss.instance_noise, mode_seeking=loss.mode_seeking,
                    reconstruction=reconstruction_weight(config), d_loss_mean=loss.d_loss_mean,
                    weight_clip=loss.weight_clip,
@@ -55,13 +56,13 @@ class StepOptions:
                    joint_discriminator=joint_discriminator)
 
     def regularizes(self, step: int) -> bool:
-        """Whether step `step` (0-based) adds the R1 penalty."""
-        return bool(self.r1_weight) and step % self.r1_every == 0
+        """Whether step `step` (0-based) adds the R1 (and R2) penalty."""
+        return bool(self.r1_weight or self.r2_weight) and step % self.r1_every == 0
 
     @property
     def differentiates_d_twice(self) -> bool:
         """A penalty on D's input gradient: D's layers must be differentiable twice."""
-        return self.loss.gradient_penalty or bool(self.r1_weight)
+        return self.loss.gradient_penalty or bool(self.r1_weight or self.r2_weight)
 
     def forward_precision(self, device: torch.device) -> contextlib.AbstractContextManager:
         """Autocast for a forward pass when a reduced precision is asked (losses stay fp32)."""

@@ -55,7 +55,7 @@ def train_step(gan: Gan, real_images: torch.Tensor, z: torch.Tensor,
                regularize: bool = True) -> torch.Tensor:
     """A D step on real and detached fake images, then (if `generator_step`) a G step; returns
     STAT_NAMES as a tensor. `labels` go to conditional models (fakes get the real batch's labels).
-    `regularize`: this D step adds the R1 penalty (if the options have one).
+    `regularize`: this D step adds the R1 and R2 penalties (if the options have them).
 
     G runs forward once and its output serves both steps. The stats stay on the device: reading
     them every step would make the host wait for the device.
@@ -71,9 +71,11 @@ def train_step(gan: Gan, real_images: torch.Tensor, z: torch.Tensor,
     discriminator.requires_grad_(True)
     real_input = options.discriminator_input(real_images)
     fake_input = options.discriminator_input(fake_images.detach())
-    r1 = options.r1_weight and regularize
+    r1, r2 = options.r1_weight and regularize, options.r2_weight and regularize
     if r1:
         real_input = real_input.detach().requires_grad_(True)
+    if r2:
+        fake_input = fake_input.detach().requires_grad_(True)
     with precision:
         real_logits, fake_logits = ops.discriminate_pair(discriminator, real_input, fake_input,
                                                          labels, joint=options.joint_discriminator)
@@ -86,6 +88,8 @@ def train_step(gan: Gan, real_images: torch.Tensor, z: torch.Tensor,
                                                                labels)
     if r1:  # lazily, every r1_every-th step, weighted as many times
         loss_d = loss_d + options.r1_weight * options.r1_every / 2 * r1_penalty(real_logits, real_input)
+    if r2:  # the same on the fakes (R3GAN)
+        loss_d = loss_d + options.r2_weight * options.r1_every / 2 * r1_penalty(fake_logits, fake_input)
     if options.reconstruction:  # and make D's features describe the real images (FastGAN)
         loss_d = loss_d + options.reconstruction * discriminator.reconstruction_loss(real_input)
     grad_norm_d = _descend(gan, discriminator, gan.optimizer_d, loss_d)
@@ -102,14 +106,18 @@ def train_step(gan: Gan, real_images: torch.Tensor, z: torch.Tensor,
                 fake_images = generator(z, labels)
         with precision:
             fake_logits_for_g = discriminator(options.discriminator_input(fake_images), labels).float()
-        loss_g = loss.generator(fake_logits_for_g)
+            if loss.relativistic:  # each fake against its paired real, scored by the updated D
+                real_logits_for_g = discriminator(options.discriminator_input(real_images), labels).float()
+        loss_g = loss.generator(fake_logits_for_g, real_logits_for_g) if loss.relativistic \
+            else loss.generator(fake_logits_for_g)
         if options.mode_seeking:  # and make different z give different images (MSGAN)
             loss_g = loss_g + options.mode_seeking * mode_seeking_penalty(fake_images.float(), z, labels)
         grad_norm_g = _descend(gan, generator, gan.optimizer_g, loss_g)
         if gan.ema is not None:
             gan.ema.update(generator)
     else:  # a critic-only step: report G's loss against the D it just faced
-        loss_g = loss.generator(fake_logits.detach())
+        loss_g = loss.generator(fake_logits.detach(), real_logits.detach()) if loss.relativistic \
+            else loss.generator(fake_logits.detach())
         grad_norm_g = torch.zeros_like(grad_norm_d)
         fake_logits_for_g = fake_logits
 
