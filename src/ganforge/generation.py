@@ -64,8 +64,11 @@ def load(source: Path, device: str | torch.device = "cpu", ema: bool = True,
 
 
 def load_generator(source: Path, device: str | torch.device = "cpu", ema: bool = True) -> nn.Module:
-    """`load(...).module`."""
-    return load(source, device, ema).module
+    """`load(...).module`, without reading the run's records for a model card."""
+    if is_exported(source):
+        return load_exported(source)
+    path = checkpoint_path(source)
+    return _build(checkpoint.load(path), path, device, ema)
 
 
 def _build(state: dict[str, Any], path: Path, device: str | torch.device, ema: bool) -> nn.Module:
