@@ -13,6 +13,7 @@ import yaml
 from ganforge.cli import main
 from ganforge.config import dump_yaml
 from ganforge.errors import ConfigError
+from ganforge.runs import RunDir
 from ganforge.sweep import expand, load_spec, trial_config
 from helpers import MNIST_DIR, train_tiny
 
@@ -44,10 +45,39 @@ def test_a_grid_is_every_combination_each_validated(tmp_path):
     ({"grid": {"train.epochs": [1]}, "trials": [{}]}, "either grid or trials"),
     ({"grid": {"train.epochs": 3}}, "grid.train.epochs must be a non-empty list"),
     ({"gird": {}}, "unknown sweep key 'gird'"),
+    ({"seeds": 0}, "seeds must be a count >= 1"),
+    ({"seeds": [0, 0]}, "a list of different seeds"),
+    ({"seeds": True}, "seeds must be a count"),
+    ({"seeds": 2, "grid": {"train.seed": [1, 2]}}, "seeds and train.seed conflict"),
+    ({"budget": {"images": 0}}, "budget must be one of"),
+    ({"budget": {"images": 100, "minutes": 1}}, "budget must be one of"),
+    ({"budget": {"epochs": 3}}, "budget must be one of"),
+    ({"budget": {"images": 1000}, "overrides": {"train.epochs": 5}},
+     "budget images and train.epochs conflict"),
+    ({"budget": {"minutes": 2}, "trials": [{"train.max_steps": 5}]},
+     "budget minutes and train.max_steps conflict"),
 ])
 def test_a_bad_spec_is_refused_before_anything_runs(tmp_path, values, message):
     with pytest.raises(ConfigError, match=message):
         expand(load_spec(write_spec(tmp_path, base="mnist-dcgan", **values)))
+
+
+def test_seeds_run_every_trial_on_each_seed_and_a_budget_sets_every_length(tmp_path):
+    spec = load_spec(write_spec(tmp_path, base="mnist-dcgan", seeds=[3, 5], budget={"images": 6400},
+                                trials=[{}, {"train.batch_size": 128}]))
+    runs = expand(spec)
+    assert [run.folder for run in runs] == ["000-base-seed3", "000-base-seed5",
+                                            "001-batch_size=128-seed3", "001-batch_size=128-seed5"]
+    configs = [trial_config(spec, run.overrides, seed=run.seed) for run in runs]
+    assert [config.train.seed for config in configs] == [3, 5, 3, 5]
+    assert {config.train.max_images for config in configs} == {6400}
+    assert spec.budget_words() == "6,400 training images per run (train.max_images)"
+    assert load_spec(write_spec(tmp_path, seeds=3)).seed_list == [0, 1, 2]
+    # A command-line --set may not undo the spec's seeds or budget either.
+    with pytest.raises(ConfigError, match="--set: budget images and train.epochs conflict"):
+        expand(spec, [("train.epochs", 3)])
+    with pytest.raises(ConfigError, match="--set: seeds and train.seed conflict"):
+        expand(spec, [("train.seed", 1)])
 
 
 def test_the_course_sweep_ships_its_six_configurations():
@@ -80,7 +110,9 @@ def test_a_2x2_sweep_then_resumed(tmp_path, capsys):
     with (out / "results.csv").open() as file:
         rows = list(csv.DictReader(file))
     assert len(rows) == 4 and all(row["status"] == "done" and float(row["fid"]) > 0 for row in rows)
-    table = (out / "results.md").read_text().splitlines()
+    lines = (out / "results.md").read_text().splitlines()
+    assert lines[0] == "Budget: each trial's own epochs."
+    table = [line for line in lines if line.startswith("|")]
     assert len(table) == 2 + 4
     header = [cell.strip() for cell in table[0].split("|")]
     assert header[1:5] == ["trial", "train.batch_size", "model.z_dim", "fid"]
@@ -113,3 +145,29 @@ def test_an_optuna_study_in_sqlite(tmp_path):
         rows = list(csv.DictReader(file))
     assert sorted(row["trial"] for row in rows) == ["trial-0000", "trial-0001"]
     assert all(8 <= int(row["model.z_dim"]) <= 16 for row in rows)
+
+
+@pytest.mark.slow  # (trains runs in child processes)
+def test_a_seeded_sweep_at_an_image_budget(tmp_path, capsys):
+    tiny = {key: value for key, value in TINY_TRIAL.items() if key != "train.epochs"}
+    spec = write_spec(tmp_path, base="mnist-dcgan", overrides=tiny, eval_samples=200, seeds=2,
+                      budget={"images": 96}, trials=[{"train.batch_size": 16}, {"train.batch_size": 32}])
+    out = tmp_path / "sweep"
+    assert main(["sweep", str(spec), "--out", str(out), "--jobs", "2", *RUN_FLAGS]) == 0
+    # Every run stops at the budget whatever its batch size: 6 steps of 16, 3 of 32.
+    for folder in sorted((out / "trials").iterdir()):
+        last = RunDir(folder).epochs()[-1]
+        assert last["step"] * (16 if "batch_size=16" in folder.name else 32) == 96, folder.name
+    with (out / "results.csv").open() as file:
+        rows = list(csv.DictReader(file))
+    assert sorted((row["trial"], row["seed"]) for row in rows) == \
+        [("000-batch_size=16", "0"), ("000-batch_size=16", "1"),
+         ("001-batch_size=32", "0"), ("001-batch_size=32", "1")]
+    results = (out / "results.md").read_text()
+    assert results.startswith("Budget: 96 training images per run (train.max_images).")
+    assert "| setting | seeds | fid |" in results and " ± " in results and "Welch" in results
+    capsys.readouterr()
+    assert main(["compare", str(out)]) == 0
+    table = capsys.readouterr().out
+    assert table.startswith("setting") and "Every run:" in table
+    assert "Settings over seeds" in (out / "report.html").read_text()

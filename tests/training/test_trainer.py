@@ -3,7 +3,7 @@ import json
 import torch
 
 from ganforge.cli import main
-from ganforge.config import config_from_dict
+from ganforge.config import config_from_dict, read_yaml
 from ganforge.runs import RunDir, checkpoint
 from ganforge.training.step import train_step
 from ganforge.training.trainer import Trainer
@@ -110,3 +110,16 @@ def test_minibatch_std_groups_hold_one_class(monkeypatch, tmp_path):
     trainer.fit(RunDir(tmp_path / "run"), progress=False)
     assert len(seen) == 3 and all(torch.equal(labels, labels.sort().values) for labels in seen)
     assert len(set(seen[0].tolist())) > 1
+
+
+def test_an_image_budget_sets_the_runs_length_in_whole_batches(tmp_path):
+    # 256 images in batches of 32: 8 steps an epoch. 300 images round up to 10 batches, and the
+    # run's config says the two epochs that hold them.
+    out = tmp_path / "run"
+    assert train_tiny(out, "--max-images", "300", "--set", "train.eval_every=0") == 0
+    assert checkpoint.load(out / "checkpoints/last.pt")["step"] == 10
+    saved = config_from_dict(read_yaml(out / "config.yaml"))
+    assert (saved.train.epochs, saved.train.max_images) == (2, 300)
+    # The same budget at another batch size trains the same number of images (rounded up).
+    trainer = small_trainer([("train.max_images", 300), ("train.batch_size", 64)])
+    assert trainer.total_steps == 5 and trainer.config.train.epochs == 2

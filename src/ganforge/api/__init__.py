@@ -63,7 +63,7 @@ def train(source: str | Path | Config = DEFAULT_PRESET, *, out: str | Path | Non
           overrides: Overrides = None, progress: bool = True, **shorthands: Any) -> Run:
     """Train a new run and return it. `source` is a preset name, a YAML config file or a Config;
     the run folder is `out` (default runs/NAME-TIMESTAMP). Shorthands: epochs, max_steps,
-    max_minutes, batch_size, seed, device, data_dir, checkpoint_every.
+    max_minutes, max_images, batch_size, seed, device, data_dir, checkpoint_every.
 
     Ctrl-C (the notebook's interrupt button) stops after the current step with a checkpoint, and
     the Run is returned all the same (`run.interrupted` says so; `run.resume()` continues).
@@ -81,8 +81,8 @@ def train(source: str | Path | Config = DEFAULT_PRESET, *, out: str | Path | Non
 def resume(run: str | Path | Run, *, overrides: Overrides = None, force: bool = False,
            progress: bool = True, **shorthands: Any) -> Run:
     """Continue a run from its last checkpoint, exactly as if it had not stopped; raise
-    `epochs`/`max_steps`/`max_minutes` to train further. Other changes mix two experiments and
-    need `force=True`.
+    `epochs`/`max_steps`/`max_minutes`/`max_images` to train further. Other changes mix two
+    experiments and need `force=True`.
 
     >>> run = ganforge.resume("runs/nb", epochs=5)
     """

@@ -31,6 +31,7 @@ SHORTHANDS = {
     "epochs": "train.epochs",
     "max_steps": "train.max_steps",
     "max_minutes": "train.max_minutes",
+    "max_images": "train.max_images",
     "batch_size": "train.batch_size",
     "seed": "train.seed",
     "device": "train.device",
@@ -113,7 +114,7 @@ def fit(config: Config, *, out: Path, progress: bool, resuming: bool | None = No
             else:
                 run_dir.make_folders()
                 if resuming:
-                    run_dir.write_config(dump_yaml(config))
+                    run_dir.write_config(dump_yaml(trainer.config))
                 log(f"ganforge: resuming {run_dir.root} at step {step} of {trainer.total_steps}")
             _say_distributed(trainer)
         outcome = trainer.fit(run_dir, log=log, progress=progress)

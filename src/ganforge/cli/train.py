@@ -18,6 +18,8 @@ def register(commands) -> None:
     train.add_argument("--epochs", type=int)
     train.add_argument("--max-steps", type=int)
     train.add_argument("--max-minutes", type=float)
+    train.add_argument("--max-images", type=int, metavar="N",
+                       help="train N images (whole batches; replaces --epochs as the run's length)")
     train.add_argument("--batch-size", type=int)
     train.add_argument("--seed", type=int)
     train.add_argument("--device", choices=DEVICES)

@@ -97,6 +97,9 @@ class TrainConfig:
     epochs: int = 25
     max_steps: int = 0  # stop after this many steps in all (0: no limit)
     max_minutes: float = 0.0  # stop after this much wall time, as at an epoch end (0: no limit)
+    # The run's length in training images, rounded up to whole batches (fair across batch
+    # sizes); when set, train.epochs becomes the epochs that hold it (0: off)
+    max_images: int = 0
     batch_size: int = 128
     seed: int = 0
     lr_g: float = 2e-4
@@ -153,8 +156,8 @@ class Config:
 
 
 # Keys that may change when a run is resumed: they extend or limit the run, not what it computes.
-RESUMABLE_KEYS = {"train.epochs", "train.max_steps", "train.max_minutes", "train.device",
-                  "train.compile"}
+RESUMABLE_KEYS = {"train.epochs", "train.max_steps", "train.max_minutes", "train.max_images",
+                  "train.device", "train.compile"}
 DEVICES = ("auto", "cpu", "cuda", "mps")
 COMPILE_MODES = ("off", "default", "reduce-overhead", "max-autotune")
 

@@ -128,6 +128,8 @@ def validate(config: Config) -> None:
     _require(train.max_steps >= 0, f"train.max_steps must be >= 0 (0: no limit), got {train.max_steps}")
     _require(train.max_minutes >= 0,
              f"train.max_minutes must be >= 0 (0: no limit), got {train.max_minutes}")
+    _require(train.max_images >= 0,
+             f"train.max_images must be >= 0 (0: train.epochs decides), got {train.max_images}")
     _require(train.batch_size >= 1, f"train.batch_size must be >= 1, got {train.batch_size}")
     _require(train.seed >= 0, f"train.seed must be >= 0, got {train.seed}")
     for name in ("lr_g", "lr_d"):

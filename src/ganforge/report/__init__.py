@@ -21,6 +21,7 @@ from ganforge.report.images import animate, mode_map, side_by_side
 from ganforge.report.plots import class_histogram, curve, line_plot, training_plots
 from ganforge.runs import RunDir, by_fid
 from ganforge.runs.images import save_grid_png
+from ganforge.runs.seeds import Setting, band, seed_table, settings_in
 
 STYLE = """
 body { font-family: system-ui, sans-serif; margin: 0 auto; max-width: 1100px; padding: 0 24px 48px;
@@ -239,17 +240,42 @@ def report_for(paths: list[Path], out: Path | None = None) -> Path:
     return comparison_report(paths, out)
 
 
-def compare_table(paths: list[Path]) -> str:
-    rows = sorted((summary_row(run) for run in runs_in(paths)), key=by_fid)
-    if not rows:
-        return "no run folders found"
-    columns = list(rows[0])
-    texts = [[("–" if row[key] is None else f"{row[key]:.4g}" if isinstance(row[key], float)
-               else str(row[key])) for key in columns] for row in rows]
+def _text_table(columns: list[str], rows: list[list[Any]]) -> list[str]:
+    texts = [[("–" if value is None else f"{value:.4g}" if isinstance(value, float) else str(value))
+              for value in row] for row in rows]
     widths = [max(len(column), *(len(text[index]) for text in texts)) for index, column in enumerate(columns)]
-    lines = ["  ".join(column.ljust(width) for column, width in zip(columns, widths))]
-    lines += ["  ".join(text.ljust(width) for text, width in zip(row, widths)) for row in texts]
+    return ["  ".join(text.ljust(width) for text, width in zip(row, widths)) for row in [columns, *texts]]
+
+
+def compare_table(paths: list[Path]) -> str:
+    """The runs ranked by FID; where runs share a setting on several seeds, first the settings'
+    mean ± std and the best one's lead tested (`runs.seeds`)."""
+    runs = runs_in(paths)
+    if not runs:
+        return "no run folders found"
+    rows = sorted((summary_row(run) for run in runs), key=by_fid)
+    lines = _text_table(list(rows[0]), [list(row.values()) for row in rows])
+    settings = settings_in(runs)
+    if len(settings) < len(runs):
+        lines = [*_text_table(*seed_table(settings)), "", "Every run:", *lines]
     return "\n".join(lines)
+
+
+SEEDS_NOTE = ("Runs whose configs differ only in the seed are one setting: mean ± standard "
+              "deviation over its seeds; the best setting's lead over each other is tested with "
+              "Welch's t-test on FID (two-sided, 5 %).")
+
+
+def _fid_chart(settings: list[Setting], run_dirs: dict[str, RunDir], plots: Path) -> Path | None:
+    """FID during training, one line per setting: the mean over its seeds within the band of
+    their lowest and highest."""
+    means, bands = {}, {}
+    for setting in settings:
+        xs, mean, low, high = band([curve(run_dirs[run["run"]].evaluations(), "fid", "epoch")
+                                    for run in setting.runs])
+        means[setting.name], bands[setting.name] = (xs, mean), (xs, low, high)
+    return line_plot(means, "FID during training (band: the seeds' range)", "epoch", "FID",
+                     plots / "fid.png", bands=bands)
 
 
 def comparison_report(paths: list[Path], out: Path) -> Path:
@@ -262,6 +288,8 @@ def comparison_report(paths: list[Path], out: Path) -> Path:
     rows = sorted((summary_row(run) for run in runs), key=by_fid)
     plots = out.parent / "plots"
     run_dirs = {run.name: RunDir(run) for run in runs}
+    settings = settings_in(runs)
+    seeded = len(settings) < len(runs)
 
     def overlay(key: str, event: str, x: str) -> dict[str, tuple[list[float], list[float]]]:
         return {name: curve(run_dir.read_metrics(event), key, x) for name, run_dir in run_dirs.items()}
@@ -272,11 +300,15 @@ def comparison_report(paths: list[Path], out: Path) -> Path:
     charts = [line_plot(overlay(key, kind, axis), title, axis, unit, plots / f"{key}.png")
               for key, kind, axis, title, unit in (("loss_g", event, x, "Loss G", "loss"),
                                                    ("loss_d", event, x, "Loss D", "loss"),
-                                                   ("d_fake", event, x, "D(G(z))", "score"),
-                                                   ("fid", "eval", "epoch", "FID during training", "FID"))]
+                                                   ("d_fake", event, x, "D(G(z))", "score"))]
+    charts.append(_fid_chart(settings, run_dirs, plots) if seeded else
+                  line_plot(overlay("fid", "eval", "epoch"), "FID during training", "epoch", "FID",
+                            plots / "fid.png"))
     grids = side_by_side([(run.name, RunDir(run).last_grid()) for run in runs
                           if RunDir(run).last_grid() is not None], plots / "grids.png")
     sections = [
+        *([f"<h2>Settings over seeds (sorted by mean FID)</h2><p class=muted>{SEEDS_NOTE}</p>"
+           + _table(*seed_table(settings))] if seeded else []),
         "<h2>Results (sorted by FID)</h2>" + _table(list(rows[0]), [list(row.values()) for row in rows]),
         "<h2>Curves</h2><div class=charts>"
         + "".join(_image(chart, chart.stem) for chart in charts if chart) + "</div>",

@@ -13,18 +13,23 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402  (after choosing the non-interactive backend)
 
 Series = dict[str, tuple[list[float], list[float]]]
+Bands = dict[str, tuple[list[float], list[float], list[float]]]  # label: (x, lowest, highest)
 
 
 def line_plot(series: Series, title: str, xlabel: str, ylabel: str, out: Path,
-              log_y: bool = False) -> Path | None:
-    """One chart of labelled lines; None (nothing written) when there is nothing to draw."""
+              log_y: bool = False, bands: Bands | None = None) -> Path | None:
+    """One chart of labelled lines, each over its shaded band where `bands` has one (the spread
+    of a setting's seeds); None (nothing written) when there is nothing to draw."""
     series = {label: points for label, points in series.items() if points[0]}
     if not series:
         return None
     figure, axes = plt.subplots(figsize=(6.4, 3.4), dpi=100)
     for label, (xs, ys) in series.items():
-        axes.plot(xs, ys, label=label, linewidth=1.4, marker="o" if len(xs) < 30 else None,
-                  markersize=3)
+        line, = axes.plot(xs, ys, label=label, linewidth=1.4, marker="o" if len(xs) < 30 else None,
+                          markersize=3)
+        if bands and label in bands:
+            band_xs, low, high = bands[label]
+            axes.fill_between(band_xs, low, high, color=line.get_color(), alpha=0.2, linewidth=0)
     axes.set(title=title, xlabel=xlabel, ylabel=ylabel)
     if log_y:
         axes.set_yscale("log")

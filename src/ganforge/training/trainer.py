@@ -7,6 +7,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import signal
 import time
@@ -68,6 +69,20 @@ class Loop:
     stop: str | None = None  # set when the loop is to end: one of STOP_REASONS
 
 
+def budget_steps(images: int, batches: DeviceBatches) -> int | float:
+    """Steps that train `images` images in whole global batches (inf: no budget)."""
+    return -(-images // batches.global_batch) if images else math.inf
+
+
+def with_image_budget(config: Config, batches: DeviceBatches) -> Config:
+    """train.max_images set: train.epochs becomes the epochs that hold it (the resolved config
+    says so, and a learning-rate schedule spans them)."""
+    if not config.train.max_images:
+        return config
+    epochs = -(-budget_steps(config.train.max_images, batches) // batches.steps_per_epoch)
+    return dataclasses.replace(config, train=dataclasses.replace(config.train, epochs=epochs))
+
+
 def _finite(stats: torch.Tensor) -> bool:
     return bool(torch.isfinite(stats).all())
 
@@ -102,6 +117,7 @@ class Trainer:
             keep_freed_memory()
         seed_everything(train.seed)
         batches = device_batches(config, device, ranks)
+        config = with_image_budget(config, batches)
         eval_every, no_evaluation_reason = evaluation_interval(config)
         speed = Speed.plan(config, device.type, ranks)
         tune_backends(device)
@@ -128,8 +144,10 @@ class Trainer:
 
     @property
     def total_steps(self) -> int:
-        steps = self.config.train.epochs * self.batches.steps_per_epoch
-        return min(steps, self.config.train.max_steps) if self.config.train.max_steps else steps
+        train = self.config.train
+        limits = [train.epochs * self.batches.steps_per_epoch,
+                  train.max_steps or math.inf, budget_steps(train.max_images, self.batches)]
+        return min(limits)
 
     def noise(self, step: int) -> torch.Tensor:
         """This rank's z for `step`: its slice of a global batch drawn from (seed, step) alone,
