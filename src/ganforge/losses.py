@@ -3,6 +3,10 @@
 A loss is a discriminator objective, a generator objective and a `realness` map from D's output
 to a score in [0, 1] (for the D(x), D(G(z)) and accuracy logs). Adding one is two functions and
 one `LOSSES.register` line.
+
+Losses and penalties average over the batch, the last dimension of the logits: N runs trained as
+one stack (`training.together`) pass logits of shape (N, batch) and get N losses, and their
+targets (label smoothing) as (N, 1).
 """
 
 from __future__ import annotations
@@ -23,7 +27,7 @@ def _bce(logits: Tensor, target: float) -> Tensor:
 
     softplus(l) - t*l is BCE-with-logits written out; it needs no target tensor per step.
     """
-    return F.softplus(logits).mean() - target * logits.mean()
+    return F.softplus(logits).mean(-1) - (target * logits).mean(-1)
 
 
 def bce_discriminator(real_logits: Tensor, fake_logits: Tensor,
@@ -38,43 +42,43 @@ def bce_generator(fake_logits: Tensor) -> Tensor:
 
 def lsgan_discriminator(real_logits: Tensor, fake_logits: Tensor,
                         real_label: float = 1.0, fake_label: float = 0.0) -> Tensor:
-    return (real_logits - real_label).square().mean() + (fake_logits - fake_label).square().mean()
+    return (real_logits - real_label).square().mean(-1) + (fake_logits - fake_label).square().mean(-1)
 
 
 def lsgan_generator(fake_logits: Tensor) -> Tensor:
-    return (fake_logits - 1.0).square().mean()
+    return (fake_logits - 1.0).square().mean(-1)
 
 
 def bce_minimax_generator(fake_logits: Tensor) -> Tensor:
     """The original minimax objective: G minimises log(1 - D(G(z))) = -softplus(logit)."""
-    return -F.softplus(fake_logits).mean()
+    return -F.softplus(fake_logits).mean(-1)
 
 
 def hinge_discriminator(real_logits: Tensor, fake_logits: Tensor,
                         real_label: float = 1.0, fake_label: float = 0.0) -> Tensor:
-    return F.relu(1 - real_logits).mean() + F.relu(1 + fake_logits).mean()
+    return F.relu(1 - real_logits).mean(-1) + F.relu(1 + fake_logits).mean(-1)
 
 
 def critic_generator(fake_logits: Tensor) -> Tensor:
     """Hinge and Wasserstein generators both raise the critic's score of fakes."""
-    return -fake_logits.mean()
+    return -fake_logits.mean(-1)
 
 
 def rpgan_discriminator(real_logits: Tensor, fake_logits: Tensor,
                         real_label: float = 1.0, fake_label: float = 0.0) -> Tensor:
     """Relativistic pairing (RpGAN; Jolicoeur-Martineau 2019, R3GAN): each real scored above
     its paired fake, softplus(-(D(x) - D(G(z)))) over the pairs of the batch."""
-    return F.softplus(fake_logits - real_logits).mean()
+    return F.softplus(fake_logits - real_logits).mean(-1)
 
 
 def rpgan_generator(fake_logits: Tensor, real_logits: Tensor) -> Tensor:
     """G raises each fake above its paired real: softplus(-(D(G(z)) - D(x)))."""
-    return F.softplus(real_logits - fake_logits).mean()
+    return F.softplus(real_logits - fake_logits).mean(-1)
 
 
 def wasserstein_discriminator(real_logits: Tensor, fake_logits: Tensor,
                               real_label: float = 1.0, fake_label: float = 0.0) -> Tensor:
-    return fake_logits.mean() - real_logits.mean()
+    return fake_logits.mean(-1) - real_logits.mean(-1)
 
 
 @torch.no_grad()
@@ -98,7 +102,7 @@ def gradient_penalty(discriminator: Callable[..., Tensor], real_images: Tensor, 
 def r1_penalty(real_logits: Tensor, real_images: Tensor) -> Tensor:
     """R1 (Mescheder et al. 2018): squared gradient norm of D at real images (they need grad)."""
     (grad,) = torch.autograd.grad(real_logits.sum(), real_images, create_graph=True)
-    return grad.flatten(1).square().sum(dim=1).mean()
+    return grad.flatten(-3).square().sum(-1).mean(-1)
 
 
 def mode_seeking_penalty(images: Tensor, z: Tensor, labels: Tensor | None = None,

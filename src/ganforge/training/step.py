@@ -42,7 +42,7 @@ def _descend(gan: Gan, module: nn.Module, optimizer: torch.optim.Optimizer,
     """Backward, average gradients over processes (if several), one optimizer step; returns the
     gradient norm it stepped with."""
     optimizer.zero_grad(set_to_none=True)
-    loss.backward()
+    loss.sum().backward()  # (a stack of runs: their losses are independent, the sum trains each)
     if gan.sync_gradients is not None:
         gan.sync_gradients(module)
     norm = ops.gradient_norm(module)
@@ -54,8 +54,9 @@ def train_step(gan: Gan, real_images: torch.Tensor, z: torch.Tensor,
                labels: torch.Tensor | None = None, generator_step: bool = True,
                regularize: bool = True) -> torch.Tensor:
     """A D step on real and detached fake images, then (if `generator_step`) a G step; returns
-    STAT_NAMES as a tensor. `labels` go to conditional models (fakes get the real batch's labels).
-    `regularize`: this D step adds the R1 and R2 penalties (if the options have them).
+    STAT_NAMES as a tensor (STAT_NAMES x N for a stack of N runs). `labels` go to conditional
+    models (fakes get the real batch's labels). `regularize`: this D step adds the R1 and R2
+    penalties (if the options have them).
 
     G runs forward once and its output serves both steps. The stats stay on the device: reading
     them every step would make the host wait for the device.
@@ -124,9 +125,9 @@ def train_step(gan: Gan, real_images: torch.Tensor, z: torch.Tensor,
     with torch.no_grad():
         real_score, fake_score = loss.realness(real_logits), loss.realness(fake_logits)
         return torch.stack([
-            loss_d.detach(), loss_g.detach(), real_score.mean(), fake_score.mean(),
-            (real_score > 0.5).float().mean(), (fake_score <= 0.5).float().mean(),
-            grad_norm_d, grad_norm_g, loss.realness(fake_logits_for_g.detach()).mean(),
+            loss_d.detach(), loss_g.detach(), real_score.mean(-1), fake_score.mean(-1),
+            (real_score > 0.5).float().mean(-1), (fake_score <= 0.5).float().mean(-1),
+            grad_norm_d, grad_norm_g, loss.realness(fake_logits_for_g.detach()).mean(-1),
         ])
 
 

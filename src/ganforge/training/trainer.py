@@ -11,7 +11,7 @@ import dataclasses
 import math
 import signal
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Generator
 from dataclasses import dataclass
 from typing import Any
 
@@ -69,6 +69,32 @@ class Loop:
     stop: str | None = None  # set when the loop is to end: one of STOP_REASONS
 
 
+@dataclass(frozen=True)
+class StepRequest:
+    """What one training step needs: its inputs and which variant of the step it is."""
+
+    real_images: torch.Tensor
+    z: torch.Tensor
+    labels: torch.Tensor | None
+    variant: tuple[bool, bool]  # (a G step too, the R1/R2 penalties too)
+
+
+# A run's training session: it yields each step's request and is sent that step's stats back; it
+# returns how it ended. `Trainer.fit` computes the steps itself; `together` computes many runs'
+# steps at once.
+Session = Generator[StepRequest, torch.Tensor, "Outcome"]
+
+
+def drive(session: Session, run_step: Callable[[StepRequest], torch.Tensor]) -> Outcome:
+    """Run a session to its end, computing each requested step with `run_step`."""
+    try:
+        request = next(session)
+        while True:
+            request = session.send(run_step(request))
+    except StopIteration as done:
+        return done.value
+
+
 def budget_steps(images: int, batches: DeviceBatches) -> int | float:
     """Steps that train `images` images in whole global batches (inf: no budget)."""
     return -(-images // batches.global_batch) if images else math.inf
@@ -103,6 +129,9 @@ class Trainer:
         # The step as one CUDA graph per variant, captured on first use.
         self.graphed = GraphedStep(self._graphable_step, state=lambda: gan_state(self.gan)) \
             if speed.cuda_graphs else None
+        # Called after a checkpoint is loaded into the GAN (its optimizers then hold new state
+        # tensors): whatever replays or stacks the step lets go of the old ones.
+        self.restore_hooks: list[Callable[[], None]] = [self.graphed.invalidate] if self.graphed else []
 
     @classmethod
     def from_config(cls, config: Config, ranks: Ranks = ONE_PROCESS) -> Trainer:
@@ -160,6 +189,17 @@ class Trainer:
 
     def train_step(self, step: int, real_images: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
         """Training step `step` on a batch (graphed where the plan says); returns its stats."""
+        return self.run_step(self.step_request(step, real_images, labels))
+
+    def run_step(self, request: StepRequest) -> torch.Tensor:
+        inputs = (request.real_images, request.z, request.labels)
+        if self.graphed is None:
+            return train_step(self.gan, *inputs, *request.variant)
+        return self.graphed(*inputs, variant=request.variant)
+
+    def step_request(self, step: int, real_images: torch.Tensor, labels: torch.Tensor) -> StepRequest:
+        """Step `step`'s inputs (its noise, the labels a conditional model takes) and variant;
+        the learning rates are set for it."""
         if self.config.train.lr_schedule != "constant":
             self.set_learning_rates(step)
         if not self.gan.generator.num_classes:
@@ -169,11 +209,8 @@ class Trainer:
             # class drawn one way; the order of a batch changes nothing else.
             order = labels.argsort(stable=True)
             real_images, labels = real_images[order], labels[order]
-        inputs = (real_images, self.noise(step), labels)
         variant = ((step + 1) % self.config.train.d_steps == 0, self.gan.options.regularizes(step))
-        if self.graphed is None:
-            return train_step(self.gan, *inputs, *variant)
-        return self.graphed(*inputs, variant=variant)
+        return StepRequest(real_images, self.noise(step), labels, variant)
 
     def set_learning_rates(self, step: int) -> None:
         set_learning_rates(self.config, self.gan.optimizer_g, self.gan.optimizer_d, step=step,
@@ -196,8 +233,8 @@ class Trainer:
             steps_per_epoch=self.batches.steps_per_epoch, device=self.device,
             reseed=self.config.train.seed + 1009 * ranks.rank if ranks.rank else None)
         self.set_learning_rates(self.counters.step)
-        if self.graphed is not None:
-            self.graphed.invalidate()  # the optimizers hold new state tensors
+        for hook in self.restore_hooks:
+            hook()
         return self.counters.step
 
     def fit(self, run_dir: RunDir, log: Callable[[str], None] = tqdm.write,
@@ -208,6 +245,13 @@ class Trainer:
 
         Under torchrun every rank runs this loop in step; only rank 0 prints and writes, and the
         numbers it logs are averaged over the ranks."""
+        with StopRequests() as requests:
+            return drive(self.session(run_dir, log, progress, requests), self.run_step)
+
+    def session(self, run_dir: RunDir, log: Callable[[str], None], progress: bool,
+                requests: StopRequests) -> Session:
+        """`fit`'s loop as a session: it yields every step's request instead of computing it.
+        `requests`: the signals that stop it (one for many sessions trained together)."""
         log = log if self.ranks.main else (lambda _line: None)
         if self.counters.step >= self.total_steps:
             log(f"{run_dir.root} has already finished its {self.total_steps} steps; nothing to do "
@@ -220,9 +264,8 @@ class Trainer:
                     interval_stats=torch.zeros_like(self.counters.epoch_stats))
         self.gan.generator.train()
         self.gan.discriminator.train()
-        with StopRequests() as requests:
-            while loop.stop is None:
-                self._epoch(run_dir, loop, requests, log, progress)
+        while loop.stop is None:
+            yield from self._epoch(run_dir, loop, requests, log, progress)
         run_dir.close()
         self.ranks.barrier()  # no rank exits (and makes torchrun stop the others) before rank 0 wrote
         # A rank stopped because another one was signalled reports SIGTERM, so all exit alike.
@@ -235,7 +278,7 @@ class Trainer:
         return "time limit" if time.monotonic() >= loop.deadline else None
 
     def _epoch(self, run_dir: RunDir, loop: Loop, requests: StopRequests,
-               log: Callable[[str], None], progress: bool) -> None:
+               log: Callable[[str], None], progress: bool) -> Generator[StepRequest, torch.Tensor, None]:
         """Train the rest of one epoch, or until the loop is to stop."""
         train, batches, ranks, counters = self.config.train, self.batches, self.ranks, self.counters
         steps_per_epoch = batches.steps_per_epoch
@@ -247,7 +290,7 @@ class Trainer:
         bar = tqdm(total=steps_per_epoch, initial=start, desc=f"epoch {epoch + 1}", leave=False,
                    dynamic_ncols=True, disable=None if ranks.main and progress else True)
         for real_images, labels in batches.epoch(epoch, start):
-            step_stats = self.train_step(counters.step, real_images, labels)
+            step_stats = yield self.step_request(counters.step, real_images, labels)
             counters.epoch_stats += step_stats
             loop.interval_stats += step_stats
             counters.step += 1
