@@ -102,7 +102,7 @@ def gradient_penalty(discriminator: Callable[..., Tensor], real_images: Tensor, 
 def r1_penalty(real_logits: Tensor, real_images: Tensor) -> Tensor:
     """R1 (Mescheder et al. 2018): squared gradient norm of D at real images (they need grad)."""
     (grad,) = torch.autograd.grad(real_logits.sum(), real_images, create_graph=True)
-    return grad.flatten(-3).square().sum(-1).mean(-1)
+    return grad.flatten(real_logits.dim()).square().sum(-1).mean(-1)  # (per image, then the mean)
 
 
 def mode_seeking_penalty(images: Tensor, z: Tensor, labels: Tensor | None = None,
