@@ -115,3 +115,18 @@ def test_batches_cover_each_image_once_per_epoch_and_repeat_by_seed():
     later = torch.cat([labels for _, labels in batches.epoch(0, start=4)])
     assert later.equal(seen[40:])
     assert not seen.equal(torch.cat([labels for _, labels in batches.epoch(1)]))
+
+
+def test_augmentation_is_drawn_from_the_batch_alone():
+    # A batch's rotations and flips depend on (seed, epoch, rank, batch) only: not on the global
+    # random stream (runs trained together share it), nor on where a resumed epoch starts.
+    images = (torch.rand(40, 1, 8, 8) * 255).to(torch.uint8)
+    batches = DeviceBatches(images, torch.arange(40), batch_size=10, seed=3, rotation_degrees=20,
+                            hflip=True)
+    torch.manual_seed(0)
+    whole = [batch for batch, _ in batches.epoch(0)]
+    torch.manual_seed(1)
+    resumed = [batch for batch, _ in batches.epoch(0, start=2)]
+    assert all(torch.equal(left, right) for left, right in zip(whole[2:], resumed, strict=True))
+    plain = [batch for batch, _ in DeviceBatches(images, torch.arange(40), 10, seed=3).epoch(0)]
+    assert not torch.equal(whole[0], plain[0])  # (it does augment)

@@ -8,13 +8,15 @@ import torch
 import torch.nn.functional as F
 
 
-def rotate(images: torch.Tensor, max_degrees: float) -> torch.Tensor:
+def rotate(images: torch.Tensor, max_degrees: float,
+           generator: torch.Generator | None = None) -> torch.Tensor:
     """Rotate each image by its own uniform angle in [-max_degrees, max_degrees].
 
     Pixels rotated in from outside are 0, so call this on images whose background is 0.
     """
     batch, _, height, width = images.shape
-    angles = (torch.rand(batch, device=images.device) * 2 - 1) * math.radians(max_degrees)
+    angles = (torch.rand(batch, device=images.device, generator=generator) * 2 - 1) \
+        * math.radians(max_degrees)
     cos, sin = torch.cos(angles).view(-1, 1, 1), torch.sin(angles).view(-1, 1, 1)
     # F.affine_grid's sampling grid, by broadcasting (its batched 3x2 matrix product costs more
     # on the CPU; docs/performance.md): pixel centres in [-1, 1], rotated.
@@ -24,23 +26,24 @@ def rotate(images: torch.Tensor, max_degrees: float) -> torch.Tensor:
     return F.grid_sample(images, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
 
 
-def hflip(images: torch.Tensor, dim: int = -1) -> torch.Tensor:
+def hflip(images: torch.Tensor, dim: int = -1, generator: torch.Generator | None = None) -> torch.Tensor:
     """Mirror a random half of the batch left-right (or, with dim=-2, top-bottom)."""
-    flip = torch.rand(images.shape[0], 1, 1, 1, device=images.device) < 0.5
+    flip = torch.rand(images.shape[0], 1, 1, 1, device=images.device, generator=generator) < 0.5
     return torch.where(flip, images.flip(dim), images)
 
 
 def to_model_range(batch: torch.Tensor, rotation_degrees: float = 0.0, flip: bool = False,
-                   unit: bool = False, vertical_flip: bool = False):
-    """uint8 images -> float in [-1, 1] (or [0, 1] with `unit`), augmented; rotation runs in
-    [0, 1] so corners stay black."""
+                   unit: bool = False, vertical_flip: bool = False,
+                   generator: torch.Generator | None = None):
+    """uint8 images -> float in [-1, 1] (or [0, 1] with `unit`), augmented (drawing from
+    `generator`, else the global stream); rotation runs in [0, 1] so corners stay black."""
     images = batch.float().div_(255)
     if rotation_degrees > 0:
-        images = rotate(images, rotation_degrees)
+        images = rotate(images, rotation_degrees, generator)
     if flip:
-        images = hflip(images)
+        images = hflip(images, generator=generator)
     if vertical_flip:
-        images = hflip(images, dim=-2)
+        images = hflip(images, dim=-2, generator=generator)
     return images if unit else images.mul_(2).sub_(1)
 
 

@@ -10,8 +10,10 @@ from ganforge.data.augment import to_model_range
 
 
 class DeviceBatches:
-    """Every epoch is a fresh permutation drawn from (seed, epoch) alone, so any step of any
-    epoch can be reproduced on resume without replaying the ones before it."""
+    """Every epoch is a fresh permutation drawn from (seed, epoch) alone, and every batch's
+    augmentation from (seed, epoch, rank, batch) alone, so any step of any epoch can be
+    reproduced on resume without replaying the ones before it, and runs trained together in one
+    process draw what each would draw alone."""
 
     def __init__(self, images: torch.Tensor, labels: torch.Tensor, batch_size: int, seed: int,
                  rotation_degrees: float = 0.0, hflip: bool = False, vflip: bool = False,
@@ -32,6 +34,8 @@ class DeviceBatches:
         # The last partial batch is dropped: a fixed batch shape keeps BatchNorm statistics
         # comparable and lets every step run the same kernels.
         self.steps_per_epoch = len(images) // self.global_batch
+        self.augments = rotation_degrees > 0 or hflip or vflip
+        self._augment_rng = torch.Generator(device=self.device)
 
     def permutation(self, epoch: int) -> torch.Tensor:
         generator = torch.Generator().manual_seed(self.seed * 1_000_003 + epoch)
@@ -44,6 +48,9 @@ class DeviceBatches:
             first = index * self.global_batch + self.rank * self.batch_size
             chosen = order[first:first + self.batch_size]
             batch = self.images[chosen.to(self.images.device)].to(self.device, non_blocking=True)
-            images = to_model_range(batch, self.rotation_degrees, self.hflip, self.unit, self.vflip)
+            if self.augments:  # (Python's hash of integers is the same in every process)
+                self._augment_rng.manual_seed(hash((self.seed, epoch, self.rank, index)) & (2 ** 63 - 1))
+            images = to_model_range(batch, self.rotation_degrees, self.hflip, self.unit, self.vflip,
+                                    generator=self._augment_rng)
             yield (images.contiguous(memory_format=self.memory_format),
                    self.labels[chosen.to(self.labels.device)])
