@@ -109,9 +109,9 @@ def nan_at(monkeypatch, *bad_steps: int) -> None:
     """Make the training step report a NaN loss at the given (1-based) steps, once each."""
     real_step, calls, remaining = trainer_module.train_step, [0], set(bad_steps)
 
-    def step(gan, real_images, z, labels=None, generator_step=True, regularize=True):
+    def step(gan, real_images, z, labels=None, generator_step=True, regularize=True, fresh_z=None):
         calls[0] += 1
-        stats = real_step(gan, real_images, z, labels, generator_step, regularize)
+        stats = real_step(gan, real_images, z, labels, generator_step, regularize, fresh_z=fresh_z)
         if calls[0] in remaining:
             remaining.discard(calls[0])
             stats = stats.clone()

@@ -99,9 +99,9 @@ def test_minibatch_std_groups_hold_one_class(monkeypatch, tmp_path):
     seen = []
     step = trainer_module.train_step
 
-    def recording_step(gan, real_images, z, labels, generator_step=True, regularize=True):
+    def recording_step(gan, real_images, z, labels, generator_step=True, regularize=True, fresh_z=None):
         seen.append(labels.clone())
-        return step(gan, real_images, z, labels, generator_step, regularize)
+        return step(gan, real_images, z, labels, generator_step, regularize, fresh_z=fresh_z)
 
     monkeypatch.setattr(trainer_module, "train_step", recording_step)
     trainer = small_trainer([("model.conditional", True), ("model.d_minibatch_std", 4),

@@ -37,7 +37,7 @@ def to_model_range(batch: torch.Tensor, rotation_degrees: float = 0.0, flip: boo
                    generator: torch.Generator | None = None):
     """uint8 images -> float in [-1, 1] (or [0, 1] with `unit`), augmented (drawing from
     `generator`, else the global stream); rotation runs in [0, 1] so corners stay black."""
-    images = batch.float().div_(255)
+    images = batch.to(torch.get_default_dtype()).div_(255)
     if rotation_degrees > 0:
         images = rotate(images, rotation_degrees, generator)
     if flip:

@@ -80,8 +80,11 @@ def plain(model: nn.Module) -> nn.Module:
 
 def gradient_norm(module: nn.Module) -> torch.Tensor:
     """L2 norm of all of `module`'s gradients together: one fused pass where the kernel takes
-    them, else PyTorch's norm of norms."""
+    them, else PyTorch's norm of norms. A stack of runs (a module with `runs`, its parameters
+    stacked along the first dimension) gets one norm per run."""
     grads = [p.grad for p in module.parameters() if p.grad is not None]
+    if getattr(module, "runs", 0):
+        return torch.stack([grad.flatten(1).float().square().sum(1) for grad in grads]).sum(0).sqrt()
     if kernels.takes_norm(grads):
         return torch.ops.ganforge.total_norm(grads)
     return torch.nn.utils.get_total_norm(grads)

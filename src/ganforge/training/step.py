@@ -52,11 +52,12 @@ def _descend(gan: Gan, module: nn.Module, optimizer: torch.optim.Optimizer,
 
 def train_step(gan: Gan, real_images: torch.Tensor, z: torch.Tensor,
                labels: torch.Tensor | None = None, generator_step: bool = True,
-               regularize: bool = True) -> torch.Tensor:
+               regularize: bool = True, *, fresh_z: torch.Tensor | None = None) -> torch.Tensor:
     """A D step on real and detached fake images, then (if `generator_step`) a G step; returns
     STAT_NAMES as a tensor (STAT_NAMES x N for a stack of N runs). `labels` go to conditional
     models (fakes get the real batch's labels). `regularize`: this D step adds the R1 and R2
-    penalties (if the options have them).
+    penalties (if the options have them). `fresh_z`: the G step's own noise, where the options
+    ask for fresh noise (without it, drawn here from the global stream).
 
     G runs forward once and its output serves both steps. The stats stay on the device: reading
     them every step would make the host wait for the device.
@@ -102,7 +103,7 @@ def train_step(gan: Gan, real_images: torch.Tensor, z: torch.Tensor,
     if generator_step:
         discriminator.requires_grad_(False)
         if options.fresh_noise:
-            z = torch.randn_like(z)
+            z = fresh_z if fresh_z is not None else torch.randn_like(z)
             with precision:
                 fake_images = generator(z, labels)
         with precision:

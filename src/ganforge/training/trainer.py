@@ -76,6 +76,7 @@ class StepRequest:
     real_images: torch.Tensor
     z: torch.Tensor
     labels: torch.Tensor | None
+    fresh_z: torch.Tensor | None  # the G step's own noise (train.g_fresh_noise)
     variant: tuple[bool, bool]  # (a G step too, the R1/R2 penalties too)
 
 
@@ -161,10 +162,10 @@ class Trainer:
                    health=HealthMonitor(config) if train.health else None,
                    eval_every=eval_every, no_evaluation_reason=no_evaluation_reason)
 
-    def _graphable_step(self, real_images: torch.Tensor, z: torch.Tensor,
-                        labels: torch.Tensor | None, variant: tuple[bool, bool]) -> torch.Tensor:
+    def _graphable_step(self, real_images: torch.Tensor, z: torch.Tensor, labels: torch.Tensor | None,
+                        fresh_z: torch.Tensor | None, variant: tuple[bool, bool]) -> torch.Tensor:
         """train_step as GraphedStep calls it: one graph per (generator step, R1) variant."""
-        return train_step(self.gan, real_images, z, labels, *variant)
+        return train_step(self.gan, real_images, z, labels, *variant, fresh_z=fresh_z)
 
     @property
     def sampling_generator(self) -> torch.nn.Module:
@@ -178,13 +179,15 @@ class Trainer:
                   train.max_steps or math.inf, budget_steps(train.max_images, self.batches)]
         return min(limits)
 
-    def noise(self, step: int) -> torch.Tensor:
-        """This rank's z for `step`: its slice of a global batch drawn from (seed, step) alone,
-        so resume needs no RNG state for it and N processes draw what one process would."""
+    def noise(self, step: int, draw: int = 0) -> torch.Tensor:
+        """This rank's z for `step` (draw 0: the D step's; 1: the G step's own, with fresh
+        noise): its slice of a global batch drawn from (seed, step) alone, so resume needs no
+        RNG state for it and N processes draw what one process would."""
         batch_size, rank = self.config.train.batch_size, self.ranks.rank
         self._noise_rng.manual_seed(self.config.train.seed * 1_000_003 + step)
-        z = torch.randn(batch_size * self.ranks.world_size, self.config.model.z_dim,
-                        generator=self._noise_rng, device=self.device)
+        for _ in range(draw + 1):
+            z = torch.randn(batch_size * self.ranks.world_size, self.config.model.z_dim,
+                            generator=self._noise_rng, device=self.device)
         return z[rank * batch_size:(rank + 1) * batch_size]
 
     def train_step(self, step: int, real_images: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
@@ -194,8 +197,8 @@ class Trainer:
     def run_step(self, request: StepRequest) -> torch.Tensor:
         inputs = (request.real_images, request.z, request.labels)
         if self.graphed is None:
-            return train_step(self.gan, *inputs, *request.variant)
-        return self.graphed(*inputs, variant=request.variant)
+            return train_step(self.gan, *inputs, *request.variant, fresh_z=request.fresh_z)
+        return self.graphed(*inputs, request.fresh_z, variant=request.variant)
 
     def step_request(self, step: int, real_images: torch.Tensor, labels: torch.Tensor) -> StepRequest:
         """Step `step`'s inputs (its noise, the labels a conditional model takes) and variant;
@@ -210,7 +213,8 @@ class Trainer:
             order = labels.argsort(stable=True)
             real_images, labels = real_images[order], labels[order]
         variant = ((step + 1) % self.config.train.d_steps == 0, self.gan.options.regularizes(step))
-        return StepRequest(real_images, self.noise(step), labels, variant)
+        fresh_z = self.noise(step, draw=1) if self.gan.options.fresh_noise else None
+        return StepRequest(real_images, self.noise(step), labels, fresh_z, variant)
 
     def set_learning_rates(self, step: int) -> None:
         set_learning_rates(self.config, self.gan.optimizer_g, self.gan.optimizer_d, step=step,

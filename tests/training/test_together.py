@@ -1,0 +1,79 @@
+"""Runs trained together: the stacked networks compute what each run's own do, and a run trained
+in a stack of four ends where it ends alone. Float64 for the comparison: in float32 two
+computations that round differently (a grouped convolution against four, ganforge's CPU kernels
+against PyTorch's) drift apart in a GAN's chaotic dynamics within tens of steps, here as between
+two devices; in float64 the drift stays near 1e-10."""
+
+import pytest
+import torch
+
+from ganforge.runs import RunDir, checkpoint
+from ganforge.training.rng import rng_state
+from ganforge.training.together import RunTogether, StackedModule, plan, train_together
+from helpers import small_trainer
+
+# A small, fast dcgan; every run differs from the first in one per-run setting.
+SMALL = [("model.name", "dcgan"), ("model.ngf", 4), ("model.ndf", 4), ("model.z_dim", 16),
+         ("train.batch_size", 8), ("data.limit", 80), ("train.eval_every", 0), ("train.num_samples", 16),
+         ("train.max_steps", 100), ("train.epochs", 10)]
+VARIANTS = [[("train.seed", 0)], [("train.seed", 1), ("train.lr_d", 3e-4), ("train.betas_g", [0.0, 0.99])],
+            [("train.seed", 2), ("loss.real_label", 0.9), ("loss.fake_label", 0.1)],
+            [("train.seed", 3), ("train.ema_half_life", 500), ("data.rotation_degrees", 10.0)]]
+
+
+@pytest.fixture
+def float64():
+    torch.set_default_dtype(torch.float64)
+    yield
+    torch.set_default_dtype(torch.float32)
+
+
+def build(variant, folder):
+    trainer = small_trainer([*SMALL, *variant], preset="mnist-dcgan")
+    run_dir = RunDir(folder)
+    trainer.start(run_dir)
+    return trainer, run_dir
+
+
+def test_a_stacked_module_computes_each_runs_forward_and_holds_their_weights():
+    trainers = [small_trainer([*SMALL, ("train.seed", seed)], preset="mnist-dcgan") for seed in range(3)]
+    generators = [trainer.gan.generator for trainer in trainers]
+    z = torch.randn(3, 8, 16)
+    with torch.no_grad():
+        expected = torch.stack([generator(noise) for generator, noise in zip(generators, z)])
+        stacked = StackedModule(generators)
+        torch.testing.assert_close(stacked(z), expected)
+        # Each run's module now reads its slice of the stack: a change there is a change here.
+        stacked.stacked[0][1].add_(1.0)
+        assert torch.equal(next(generators[1].parameters()), stacked.stacked[0][1])
+
+
+def test_runs_stack_unless_their_steps_differ_in_shape_or_draw_random_numbers():
+    trainers = [small_trainer([*SMALL, *variant], preset="mnist-dcgan") for variant in VARIANTS]
+    trainers.append(small_trainer([*SMALL, ("train.batch_size", 32)], preset="mnist-dcgan"))
+    trainers.append(small_trainer([*SMALL, ("loss.instance_noise", 0.1)], preset="mnist-dcgan"))
+    assert plan(trainers, "stack") == [[0, 1, 2, 3], [4], [5]]
+    assert plan(trainers, "turns") == [[index] for index in range(6)]
+
+
+def test_a_run_trained_in_a_stack_of_four_equals_the_run_trained_alone(tmp_path, float64):
+    runs = []
+    for index, variant in enumerate(VARIANTS):
+        trainer, run_dir = build(variant, tmp_path / f"together-{index}")
+        runs.append(RunTogether(trainer, run_dir, rng_state()))
+    outcomes = train_together(runs, mode="stack", progress=False, log=lambda line: None)
+    assert [outcome.step for outcome in outcomes] == [100] * 4
+    for index, variant in enumerate(VARIANTS):
+        trainer, run_dir = build(variant, tmp_path / f"alone-{index}")
+        trainer.fit(run_dir, progress=False, log=lambda line: None)
+        together = checkpoint.load(tmp_path / f"together-{index}/checkpoints/last.pt")
+        alone = checkpoint.load(run_dir.last_checkpoint)
+        for key in ("generator", "discriminator", *(["generator_ema"] if index == 3 else [])):
+            torch.testing.assert_close(together[key]["state_dict"], alone[key]["state_dict"],
+                                       rtol=1e-7, atol=1e-9)
+        torch.testing.assert_close(together["optimizer_d"]["state"], alone["optimizer_d"]["state"],
+                                   rtol=1e-6, atol=1e-8)
+        torch.testing.assert_close(together["epoch_stats"], alone["epoch_stats"], rtol=1e-7, atol=1e-9)
+        records = [RunDir(tmp_path / f"{kind}-{index}").intervals() for kind in ("together", "alone")]
+        assert [record["loss_d"] for record in records[0]] == \
+            pytest.approx([record["loss_d"] for record in records[1]], rel=1e-6)  # (losses in float32)
