@@ -148,12 +148,14 @@ def test_an_optuna_study_in_sqlite(tmp_path):
 
 
 @pytest.mark.slow  # (trains runs in child processes)
-def test_a_seeded_sweep_at_an_image_budget(tmp_path, capsys):
-    tiny = {key: value for key, value in TINY_TRIAL.items() if key != "train.epochs"}
+def test_a_seeded_sweep_at_an_image_budget_trained_together(tmp_path, capsys):
+    tiny = {**{key: value for key, value in TINY_TRIAL.items() if key != "train.epochs"},
+            "train.eval_every": 0}
     spec = write_spec(tmp_path, base="mnist-dcgan", overrides=tiny, eval_samples=200, seeds=2,
                       budget={"images": 96}, trials=[{"train.batch_size": 16}, {"train.batch_size": 32}])
     out = tmp_path / "sweep"
-    assert main(["sweep", str(spec), "--out", str(out), "--jobs", "2", *RUN_FLAGS]) == 0
+    assert main(["sweep", str(spec), "--out", str(out), "--together", "stack", *RUN_FLAGS]) == 0
+    assert "4 runs together on cpu: a stack of 2, a stack of 2" in (out / "logs/together.log").read_text()
     # Every run stops at the budget whatever its batch size: 6 steps of 16, 3 of 32.
     for folder in sorted((out / "trials").iterdir()):
         last = RunDir(folder).epochs()[-1]

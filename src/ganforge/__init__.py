@@ -26,6 +26,7 @@ from ganforge.api import (
     register_model,
     resume,
     train,
+    train_together,
 )
 from ganforge.errors import (
     CheckpointError,
@@ -44,5 +45,5 @@ logging.getLogger("ganforge").addHandler(logging.NullHandler())
 __all__ = [
     "CheckpointError", "ConfigError", "DataError", "GanforgeError", "Generator", "Run", "__version__",
     "TrainingDiverged", "evaluate", "load", "load_generator", "make_config", "metric_info", "presets",
-    "register_loss", "register_metric", "register_model", "resume", "train",
+    "register_loss", "register_metric", "register_model", "resume", "train", "train_together",
 ]

@@ -9,8 +9,8 @@ import torch
 
 from ganforge.runs import RunDir, checkpoint
 from ganforge.training.rng import rng_state
-from ganforge.training.together import RunTogether, StackedModule, plan, train_together
-from helpers import small_trainer
+from ganforge.training.together import RunTogether, Stack, StackedModule, plan, train_together
+from helpers import MNIST_DIR, small_trainer, tensors_equal
 
 # A small, fast dcgan; every run differs from the first in one per-run setting.
 SMALL = [("model.name", "dcgan"), ("model.ngf", 4), ("model.ndf", 4), ("model.z_dim", 16),
@@ -77,3 +77,50 @@ def test_a_run_trained_in_a_stack_of_four_equals_the_run_trained_alone(tmp_path,
         records = [RunDir(tmp_path / f"{kind}-{index}").intervals() for kind in ("together", "alone")]
         assert [record["loss_d"] for record in records[0]] == \
             pytest.approx([record["loss_d"] for record in records[1]], rel=1e-6)  # (losses in float32)
+
+
+def test_the_stacked_step_reads_nothing_on_the_host(monkeypatch):
+    """What a CUDA graph of the stacked step needs, traced as tests/training/test_step_trace.py
+    traces a run's step: no host reads or copies, the same ops every step, state kept in place."""
+    from test_step_trace import traced
+
+    trainers = [small_trainer([*SMALL, *variant], preset="mnist-dcgan") for variant in VARIANTS]
+    stack = Stack(trainers)
+    state = [*stack.gan.generator.stacked, *stack.gan.discriminator.stacked,
+             *stack.gan.ema.model.stacked, stack.gan.ema.images_seen,
+             *(tensor for optimizer in stack.optimizers for pair in optimizer.moments for tensor in pair),
+             *(steps for optimizer in stack.optimizers for steps in optimizer.steps)]
+    storages = [tensor.untyped_storage().data_ptr() for tensor in state]
+    recorded = []
+    for step in range(3):
+        requests = [trainer.step_request(step, *list(trainer.batches.epoch(0))[step])
+                    for trainer in trainers]
+        if not step:
+            stack.step(requests)
+            continue
+        with traced(monkeypatch) as trace:
+            stack.step(requests)
+        assert trace.problems == []
+        recorded.append(trace.ops)
+    assert recorded[0] == recorded[1]
+    assert [tensor.untyped_storage().data_ptr() for tensor in state] == storages
+
+
+def test_runs_trained_together_resume_exactly(tmp_path):
+    import ganforge
+
+    def train(folder, epochs):
+        configs = [ganforge.make_config("mnist-dcgan", overrides=dict(SMALL), seed=seed, epochs=epochs,
+                                        max_steps=0, data_dir=MNIST_DIR) for seed in (0, 1)]
+        return ganforge.train_together([(config, tmp_path / folder / f"seed{config.train.seed}")
+                                        for config in configs], mode="stack", progress=False)
+
+    train("whole", 2)
+    train("split", 1)
+    runs = train("split", 2)  # (the folders have checkpoints: resumed)
+    assert [run.step for run in runs] == [20, 20]
+    for seed in (0, 1):
+        whole = checkpoint.load(tmp_path / f"whole/seed{seed}/checkpoints/last.pt")
+        split = checkpoint.load(tmp_path / f"split/seed{seed}/checkpoints/last.pt")
+        for key in ("generator", "discriminator", "optimizer_g", "optimizer_d", "step"):
+            assert tensors_equal(whole[key], split[key]), (seed, key)

@@ -22,6 +22,7 @@ from typing import Any
 from ganforge.api.run import Generator, Run, label_tensor, load_generator, path_of, run_folder
 from ganforge.api.training import SHORTHANDS, dry_run, make_config
 from ganforge.api.training import fit as _fit
+from ganforge.api.training import fit_together as _fit_together
 from ganforge.api.training import resume as _resume
 from ganforge.config import (
     DEFAULT_PRESET,
@@ -31,6 +32,7 @@ from ganforge.config import (
     override_pairs,
     preset_names,
     preset_values,
+    read_yaml,
 )
 from ganforge.data.catalog import DATASETS, FEATURE_NETWORKS, IDX_DATASETS, SPLIT_DATASETS
 from ganforge.errors import ConfigError
@@ -41,7 +43,7 @@ __all__ = [
     "dry_run", "evaluate", "export", "export_dataset", "info", "interpolate", "load",
     "load_generator", "make_config", "metric_info", "presets", "register_loss", "register_metric",
     "register_model", "report", "resume", "save_samples", "serve", "show_data", "summary", "sweep",
-    "train", "train_classifier",
+    "train", "train_classifier", "train_together",
 ]
 
 
@@ -89,6 +91,32 @@ def resume(run: str | Path | Run, *, overrides: Overrides = None, force: bool = 
     trained = _resume(run_folder(run), force=force, progress=progress, overrides=overrides,
                       **shorthands)
     return Run(trained.root, stopped_by=trained.stopped_by, main_process=trained.main_process)
+
+
+def train_together(runs: Iterable[tuple[str | Path | Config, str | Path]] | str | Path, *,
+                   mode: str = "auto", overrides: Overrides = None, progress: bool = True,
+                   **shorthands: Any) -> list[Run]:
+    """Train several runs at once in one process, each a normal run folder: `runs` pairs a
+    source (preset, config file or Config) with its folder, or is a YAML file listing them
+    (`runs: [{config: FILE, out: DIR}, ...]`, what `ganforge sweep --together` writes); a
+    folder with a checkpoint resumes.
+    Runs whose steps have the same shapes (they differ in seed, learning rates, betas, label
+    smoothing, EMA, augmentation) train as one stack (mode "stack"; "auto" on CUDA), the others
+    in turns. `overrides` and the shorthands apply to every run.
+
+    >>> configs = [ganforge.make_config("mnist-dcgan", seed=seed) for seed in range(4)]
+    >>> runs = ganforge.train_together([(config, f"runs/seed{config.train.seed}")
+    ...                                 for config in configs], max_images=60_000)
+    """
+    if isinstance(runs, str | Path):
+        listed = read_yaml(Path(runs)).get("runs")
+        if not isinstance(listed, list) or not all(isinstance(run, dict) and {"config", "out"} <= set(run)
+                                                   for run in listed):
+            raise ConfigError(f"{runs}: expected runs: [{{config: FILE, out: DIR}}, ...]")
+        runs = [(run["config"], run["out"]) for run in listed]
+    items = [(make_config(source, overrides=overrides, **shorthands), Path(out)) for source, out in runs]
+    trained = _fit_together(items, mode=mode, progress=progress)
+    return [Run(item.root, stopped_by=item.stopped_by, main_process=True) for item in trained]
 
 
 def summary(source: str | Path | Config = DEFAULT_PRESET, *, overrides: Overrides = None) -> str:
@@ -244,9 +272,10 @@ def serve(source: str | Path | Run, *, host: str = "127.0.0.1", port: int = 7860
 def sweep(spec: str | Path, *, out: str | Path | None = None, jobs: int = 1, search: str | None = None,
           trials: int = 20, storage: str | None = None, study: str | None = None, seed: int = 0,
           device: str | None = None, data_dir: str | Path | None = None,
-          overrides: Overrides = None) -> Path:
+          overrides: Overrides = None, together: str | None = None) -> Path:
     """Train a grid or list of configs (or an Optuna search, `search="optuna"`), each a run in
-    OUT/trials/, then write OUT/results.md and OUT/report.html; returns OUT."""
+    OUT/trials/, then write OUT/results.md and OUT/report.html; returns OUT. `together`
+    ("auto", "stack" or "turns"): every run at once in one process (see `train_together`)."""
     from ganforge.sweep import run_sweep
 
     spec = Path(spec)
@@ -255,7 +284,7 @@ def sweep(spec: str | Path, *, out: str | Path | None = None, jobs: int = 1, sea
     return run_sweep(spec, out, jobs=jobs, search=search, trials=trials, storage=storage,
                      study=study, seed=seed, device=device,
                      data_dir=None if data_dir is None else str(data_dir),
-                     extra=override_pairs(overrides))
+                     extra=override_pairs(overrides), together=together)
 
 
 def train_classifier(dataset: str = "mnist", out: str | Path = "classifier.pt", *, epochs: int = 6,

@@ -123,6 +123,60 @@ def fit(config: Config, *, out: Path, progress: bool, resuming: bool | None = No
     return Trained(run_dir.root, outcome.signal_number, ranks.main)
 
 
+def fit_together(runs: list[tuple[Config, Path]], *, mode: str, progress: bool) -> list[Trained]:
+    """Build every run's trainer (every check, before any write), start each new folder or resume
+    one with a checkpoint (its own saved config, with the given run-length keys), then train them
+    together (`training.together`). A run that diverged raises its error once the others ended."""
+    import torch
+
+    from ganforge.runs import RunDir, checkpoint
+    from ganforge.training.rng import rng_state
+    from ganforge.training.together import MODES, RunTogether, plan, train_together
+    from ganforge.training.trainer import Trainer
+
+    if mode not in MODES:
+        raise ConfigError(f"together mode must be one of {', '.join(MODES)}, got {mode!r}")
+    devices = {config.train.device for config, _ in runs}
+    if len(devices) > 1:
+        raise ConfigError(f"runs trained together share one device; these ask for {sorted(devices)}")
+    built = []
+    for config, out in runs:
+        run_dir = RunDir(out)
+        if run_dir.last_checkpoint.is_file():
+            saved = config_from_dict(read_yaml(run_dir.config_path))
+            config = config_from_dict(apply_overrides(saved.to_dict(), [
+                (key, _value(config, key)) for key in sorted(RESUMABLE_KEYS)]))
+        trainer = Trainer.from_config(config)
+        if run_dir.last_checkpoint.is_file():
+            trainer.restore(checkpoint.load(run_dir.last_checkpoint), str(run_dir.last_checkpoint))
+        # With the streams this run would train on alone (the next set-up reseeds them).
+        built.append((trainer, run_dir, rng_state()))
+    groups = plan([trainer for trainer, _, _ in built], mode)
+    stacks = [len(group) for group in groups if len(group) > 1]
+    log(f"ganforge: {len(runs)} runs together on {built[0][0].device}: "
+        f"{', '.join(f'a stack of {count}' for count in stacks) or 'no stack'}"
+        f"{f', {len(groups) - len(stacks)} in turns' if len(groups) > len(stacks) else ''}")
+    for trainer, run_dir, _ in built:
+        if run_dir.last_checkpoint.is_file():
+            run_dir.make_folders()
+            run_dir.write_config(dump_yaml(trainer.config))
+        else:
+            trainer.start(run_dir)
+    with torch.random.fork_rng(devices=[]):
+        outcomes = train_together([RunTogether(*run) for run in built], mode=mode, log=log,
+                                  progress=progress)
+    failed = [outcome for outcome in outcomes if isinstance(outcome, GanforgeError)]
+    if failed:
+        raise failed[0]
+    return [Trained(run_dir.root, outcome.signal_number, True)
+            for (_, run_dir, _), outcome in zip(built, outcomes)]
+
+
+def _value(config: Config, dotted: str) -> Any:
+    section, key = dotted.split(".")
+    return getattr(getattr(config, section), key)
+
+
 def _say_distributed(trainer) -> None:
     ranks, train_config, cuda = trainer.ranks, trainer.config.train, trainer.device.type == "cuda"
     if ranks.active:

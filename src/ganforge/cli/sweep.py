@@ -14,6 +14,9 @@ def register(commands) -> None:
     sweep.add_argument("spec", type=Path, help="a sweep spec (YAML), e.g. sweeps/course-hparams.yaml")
     sweep.add_argument("--out", type=Path, help="sweep folder (default sweeps-out/SPEC-TIMESTAMP)")
     sweep.add_argument("--jobs", type=at_least(1), default=1, help="trials trained at once (grid and list)")
+    sweep.add_argument("--together", nargs="?", const="auto", choices=["auto", "stack", "turns"],
+                       help="train every run at once in one process: same-shape runs as one stacked "
+                            "model (auto: on CUDA), the others in turns")
     sweep.add_argument("--search", choices=["optuna"], help="search the spec's 'search:' ranges")
     sweep.add_argument("--trials", type=at_least(1), default=20, help="with --search: trials in all")
     sweep.add_argument("--storage", help="with --search: an Optuna RDB URL, e.g. postgresql://"
@@ -30,7 +33,7 @@ def register(commands) -> None:
 def cmd_sweep(args: argparse.Namespace) -> int:
     out = api.sweep(args.spec, out=args.out, jobs=args.jobs, search=args.search, trials=args.trials,
                     storage=args.storage, study=args.study, seed=args.seed, device=args.device,
-                    data_dir=args.data_dir, overrides=args.set)
+                    data_dir=args.data_dir, overrides=args.set, together=args.together)
     print(f"ganforge: results in {out / 'results.md'} and {out / 'report.html'}")
     print((out / "results.md").read_text())
     return 0

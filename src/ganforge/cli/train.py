@@ -27,6 +27,11 @@ def register(commands) -> None:
     train.add_argument("--checkpoint-every", type=int, metavar="N",
                        help="also checkpoint every N steps inside an epoch (train.checkpoint_every)")
     train.add_argument("--resume", type=Path, metavar="RUN_DIR", help="continue this run")
+    train.add_argument("--together", type=Path, metavar="LIST",
+                       help="train the runs a YAML file lists (runs: [{config: FILE, out: DIR}]) at "
+                            "once in one process; a folder with a checkpoint resumes")
+    train.add_argument("--mode", choices=["auto", "stack", "turns"], default="auto",
+                       help="with --together: stack same-shape runs (auto: on CUDA) or take turns")
     train.add_argument("--dry-run", action="store_true",
                        help="validate everything and run one step on a small batch; write nothing")
     train.add_argument("--force", action="store_true",
@@ -38,6 +43,18 @@ def cmd_train(args: argparse.Namespace) -> int:
     source = config_source(args) or api.DEFAULT_PRESET
     if args.dry_run:
         print(api.dry_run(source, overrides=args.set, **shorthands(args)))
+        return 0
+    if args.together:
+        if args.preset or args.config or args.out or args.resume:
+            raise ConfigError("--together takes every run's config and folder from its list; "
+                              "drop --preset, --config, --out and --resume")
+        runs = api.train_together(args.together, mode=args.mode, overrides=args.set, **shorthands(args))
+        stopped = next((run for run in runs if run.interrupted), None)
+        if stopped:
+            print(f"ganforge: stopped by {stopped.interrupted} with checkpoints; continue with: "
+                  f"ganforge train --together {args.together}", file=sys.stderr)
+            return 128 + stopped.stopped_by
+        print(f"ganforge: done; {len(runs)} runs in {', '.join(str(run.root) for run in runs)}")
         return 0
     if args.resume:
         if args.preset or args.config or args.out:

@@ -18,7 +18,8 @@ A spec (YAML):
 
 Every run is a normal run folder under `SWEEP/trials/` (NAME, or NAME-seedS with seeds), trained
 by `ganforge train` in its own process (a crashing trial cannot take the sweep down; `--jobs N`
-runs N at once). A sweep is resumable: a finished run is skipped, an interrupted one resumed.
+runs N at once), or with `--together` all in one process, stacked where their shapes allow
+(`training.together`). A sweep is resumable: a finished run is skipped, an interrupted one resumed.
 
     spec.py     reading and checking a spec, and its runs
     runner.py   training and evaluating the runs
@@ -40,13 +41,16 @@ from ganforge.sweep.spec import SweepSpec, Trial, expand, load_spec, trial_confi
 def run_sweep(spec_path: Path, out: Path, *, jobs: int = 1, search: str | None = None, trials: int = 20,
               storage: str | None = None, study: str | None = None, seed: int = 0,
               device: str | None = None, data_dir: str | None = None,
-              extra: list[tuple[str, Any]] = ()) -> Path:
-    """A grid or list sweep (or an Optuna search), then OUT/report.html; returns OUT."""
+              extra: list[tuple[str, Any]] = (), together: str | None = None) -> Path:
+    """A grid or list sweep (or an Optuna search), then OUT/report.html; returns OUT.
+    `together`: train all runs at once in one process, in this mode (auto, stack, turns)."""
     from ganforge.report import comparison_report
 
     spec = load_spec(spec_path)
     if jobs < 1:
         raise ConfigError(f"jobs must be at least 1, got {jobs}")
+    if together and (search or jobs > 1):
+        raise ConfigError("--together trains every run in one process: drop --jobs and --search")
     if search == "optuna":
         if trials < 1:
             raise ConfigError(f"trials must be at least 1, got {trials}")
@@ -54,7 +58,7 @@ def run_sweep(spec_path: Path, out: Path, *, jobs: int = 1, search: str | None =
     elif search is not None:
         raise ConfigError(f"unknown search {search!r}; the one there is: optuna")
     else:
-        run_grid(spec, out, jobs, device, data_dir, extra)
+        run_grid(spec, out, jobs, device, data_dir, extra, together)
     comparison_report([out], out / "report.html")
     return out
 

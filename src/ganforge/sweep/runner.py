@@ -81,11 +81,36 @@ class Runner:
             return self._ganforge(name, "train", "--resume", str(run_dir.root), *limits, *self.flags)
         if run_dir.root.exists():  # started but killed before its first checkpoint
             shutil.rmtree(run_dir.root)
+        return self._ganforge(name, "train", "--config", str(self._config_file(name, config)),
+                              "--out", str(run_dir.root), *limits, *self.flags)
+
+    def train_together(self, trials: list[Trial], mode: str) -> int:
+        """Train every unfinished run of `trials` at once in one `ganforge train --together`
+        process (stacked where their shapes allow: `training.together`)."""
+        listed = []
+        for trial in trials:
+            config = trial_config(self.spec, trial.overrides, self.extra, trial.seed)
+            run_dir = self.run_dir(trial.folder)
+            if finished(run_dir, config):
+                continue
+            if config.train.max_minutes:  # a minutes budget counts the minutes already trained
+                config.train.max_minutes -= trained_minutes(run_dir)
+            if run_dir.root.exists() and not run_dir.last_checkpoint.is_file():
+                shutil.rmtree(run_dir.root)  # started but killed before its first checkpoint
+            listed.append({"config": str(self._config_file(trial.folder, config)), "out": str(run_dir.root)})
+        if not listed:
+            return 0
+        together = self.sweep_dir / "configs" / "together.yaml"
+        together.write_text(yaml.safe_dump({"runs": listed}, sort_keys=False))
+        self.say(f"ganforge sweep: training {len(listed)} runs together (mode {mode})")
+        return self._ganforge("together", "train", "--together", str(together), "--mode", mode,
+                              *self.flags)
+
+    def _config_file(self, name: str, config: Config) -> Path:
         config_file = self.sweep_dir / "configs" / f"{name}.yaml"
         config_file.parent.mkdir(parents=True, exist_ok=True)
         config_file.write_text(dump_yaml(config))
-        return self._ganforge(name, "train", "--config", str(config_file), "--out", str(run_dir.root),
-                              *limits, *self.flags)
+        return config_file
 
     def evaluate(self, name: str) -> dict[str, Any] | None:
         """The table metrics of a trained run, measured and kept as `ganforge evaluate` does
@@ -128,7 +153,10 @@ def row(run_folder: Path, trial: Trial, status: str) -> dict[str, Any]:
 
 
 def run_grid(spec: SweepSpec, sweep_dir: Path, jobs: int = 1, device: str | None = None,
-             data_dir: str | None = None, extra: list[tuple[str, Any]] = ()) -> list[dict[str, Any]]:
+             data_dir: str | None = None, extra: list[tuple[str, Any]] = (),
+             together: str | None = None) -> list[dict[str, Any]]:
+    """Every run of the spec, `jobs` at a time in their own processes, or all `together` in one
+    (mode auto, stack or turns); then the results."""
     trials = expand(spec, extra)
     sweep_dir.mkdir(parents=True, exist_ok=True)
     (sweep_dir / "sweep.yaml").write_text(yaml.safe_dump(
@@ -139,7 +167,12 @@ def run_grid(spec: SweepSpec, sweep_dir: Path, jobs: int = 1, device: str | None
     runner = Runner(sweep_dir, spec, device, data_dir, extra, jobs)
     runner.say(f"ganforge sweep: {len(trials)} runs of {spec.base} in {sweep_dir}"
                f"{f', {jobs} at a time' if jobs > 1 else ''}")
-    with ThreadPoolExecutor(max_workers=jobs) as pool:
-        rows = list(pool.map(lambda item: runner.run(item[1], item[0], len(trials)), enumerate(trials)))
+    if together:
+        code = runner.train_together(trials, together)
+        rows = [runner.finish(trial, code, index, len(trials)) for index, trial in enumerate(trials)]
+    else:
+        with ThreadPoolExecutor(max_workers=jobs) as pool:
+            rows = list(pool.map(lambda item: runner.run(item[1], item[0], len(trials)),
+                                 enumerate(trials)))
     write_results(sweep_dir, rows, spec)
     return rows

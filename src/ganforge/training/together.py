@@ -123,8 +123,10 @@ class StackedModule(nn.Module):
         self._template = [ops.plain(copy.deepcopy(modules[0])).to("meta")]
         self.parameter_names = [name for name, _ in modules[0].named_parameters()]
         self.buffer_names = [name for name, _ in modules[0].named_buffers()]
+        # (contiguous: a run's NHWC weights stacked stay NHWC, beside vmap's NCHW 1x1 inputs)
         self.stacked = nn.ParameterList(
-            nn.Parameter(torch.stack([module.get_parameter(name).detach() for module in modules]))
+            nn.Parameter(torch.stack([module.get_parameter(name).detach() for module in modules])
+                         .contiguous())
             for name in self.parameter_names)
         self.stacked_buffers = [torch.stack([module.get_buffer(name) for module in modules])
                                 for name in self.buffer_names]
