@@ -11,7 +11,9 @@
 #      the share of each epoch its evaluation takes (target < 10 %);
 #   7. 2 epochs with torch.compile on top of the graph (not slower than graphs alone);
 #   8. every preset for 2 epochs with graphs on (folder presets on MNIST as a folder);
-#   9. the throughput script.
+#   9. the throughput script;
+#  10. runs together: 16 seeds of the default stacked (target >= 400,000 img/s in all), and the
+#      course's six configurations x 3 seeds at 25 epochs as one `sweep --together` (target <= 3 min).
 # From the source tree, with the machine's own torch:
 #   PYTHONPATH=src bash benchmarks/gpu_check.sh [OUT_DIR]     (default runs/gpu-check)
 set -uo pipefail
@@ -32,7 +34,7 @@ part() {
   echo "== $name"
   timeout "$limit" "$@" > "$OUT/$name.log" 2>&1
   local status=$?
-  grep -E '^(torch|matmul|sync|graphed|step|preset|[0-9]+ (passed|failed|skipped)|FAILED|mnist|  +ganforge)' \
+  grep -E '^(torch|matmul|sync|graphed|step|preset|together|[0-9]+ (passed|failed|skipped)|FAILED|mnist|  +ganforge)' \
     "$OUT/$name.log" | sed "s/^/$name: /" | tee -a "$SUMMARY"
   [ "$status" -eq 0 ] || echo "$name: exit $status$([ "$status" -eq 124 ] && echo " (timed out after $limit s)")" \
     | tee -a "$SUMMARY"
@@ -104,6 +106,21 @@ PY
 part presets 420 "$PY" benchmarks/gpu_check.py presets "${OPTIONS[@]}"
 part throughput 180 "$PY" benchmarks/throughput.py --device "$DEVICE" --preset mnist-dcgan \
   ${GPU_CHECK_QUICK:+--steps 3 --rounds 1 --warmup 1 --limit 512}
+
+if [ -n "${GPU_CHECK_QUICK:-}" ]; then SIZE=(--runs 2 --steps 4 --rounds 1); else SIZE=(--runs 16 --steps 200 --rounds 2); fi
+part together 240 "$PY" benchmarks/together.py --device "$DEVICE" --preset mnist-dcgan "${SIZE[@]}"
+
+# 10b. The course sweep with seeds, every run at once, whole command timed (its 18 evaluations
+# of 5,000 samples too; the quick dry run leaves it out: tests/test_sweep.py trains sweeps together).
+[ -n "${GPU_CHECK_QUICK:-}" ] && echo "course: left out in the quick run" | tee -a "$SUMMARY" || {
+started=$(date +%s)
+timeout 420 "$PY" -m ganforge sweep sweeps/course-hparams.yaml --together --device "$DEVICE" \
+  --out "$OUT/course" > "$OUT/course.log" 2>&1
+status=$?
+echo "course: exit $status; 6 configurations x 3 seeds together in $(( $(date +%s) - started )) s" \
+  "(target <= 180 s at 25 epochs); $(grep -m1 'runs together' "$OUT/course/logs/together.log" 2>/dev/null)" \
+  | tee -a "$SUMMARY"
+}
 
 echo
 echo "== summary ($SUMMARY)"

@@ -32,6 +32,7 @@ SMALLEST = {
     "stacked_mnist": (["--presets", "stacked-r3gan", "--images", "640", "--seeds", "0", "--n", "500",
                        "--out", "{out}", "--set", "data.stacked_count=1000"], "| `stacked-r3gan` | 0 |"),
     "time_to_quality": (["--max-minutes", "0.01", "--preset", "mnist-mlp"], "mnist-mlp"),
+    "together": (["--runs", "2", "--steps", "2", "--rounds", "1"], "| together: stack |"),
 }
 
 
@@ -98,6 +99,7 @@ def test_the_gpu_acceptance_script_runs_dry_on_the_cpu(tmp_path):
     summary = (tmp_path / "summary.txt").read_text()
     for part in ("ceilings: matmul", "tests: 1 passed", "sync: sync mnist-dcgan: ok", "agreement:",
                  "steps: step fp32", "default: exit 0", "compile: left out", "presets: preset mnist-dcgan",
-                 "throughput: mnist-dcgan"):
+                 "throughput: mnist-dcgan", "together: together: 2 seeds of mnist-dcgan",
+                 "course: left out"):
         assert part in summary, summary
     assert "exit 1" not in summary and "FAILED" not in summary, summary

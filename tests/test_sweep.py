@@ -80,11 +80,13 @@ def test_seeds_run_every_trial_on_each_seed_and_a_budget_sets_every_length(tmp_p
         expand(spec, [("train.seed", 1)])
 
 
-def test_the_course_sweep_ships_its_six_configurations():
+def test_the_course_and_seeds_sweeps_ship_their_settings_on_three_seeds():
     from helpers import REPO
 
-    trials = expand(load_spec(REPO / "sweeps" / "course-hparams.yaml"))
-    assert len(trials) == 6 and trials[0].overrides == {}
+    runs = expand(load_spec(REPO / "sweeps" / "course-hparams.yaml"))
+    assert len(runs) == 6 * 3 and runs[0].overrides == {} and [run.seed for run in runs[:3]] == [0, 1, 2]
+    spec = load_spec(REPO / "sweeps" / "seeds.yaml")
+    assert len(expand(spec)) == 6 * 3 and spec.budget == {"images": 60000}
 
 
 @pytest.mark.slow  # (trains trials in child processes)
