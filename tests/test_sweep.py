@@ -156,8 +156,16 @@ def test_a_seeded_sweep_at_an_image_budget_trained_together(tmp_path, capsys):
     spec = write_spec(tmp_path, base="mnist-dcgan", overrides=tiny, eval_samples=200, seeds=2,
                       budget={"images": 96}, trials=[{"train.batch_size": 16}, {"train.batch_size": 32}])
     out = tmp_path / "sweep"
+    # One run was stopped after 2 of its 6 steps: resumed there, it no longer stacks with its
+    # other seed (they are at different steps), so those two take turns.
+    stopped = out / "trials" / "000-batch_size=16-seed0"
+    config_file = tmp_path / "stopped.yaml"
+    config_file.write_text(dump_yaml(trial_config(load_spec(spec), {"train.batch_size": 16}, seed=0)))
+    assert main(["train", "--config", str(config_file), "--out", str(stopped), "--max-steps", "2",
+                 *RUN_FLAGS]) == 0
     assert main(["sweep", str(spec), "--out", str(out), "--together", "stack", *RUN_FLAGS]) == 0
-    assert "4 runs together on cpu: a stack of 2, a stack of 2" in (out / "logs/together.log").read_text()
+    assert "4 runs together on cpu: a stack of 2, 2 in turns" in (out / "logs/together.log").read_text()
+    assert [record["step"] for record in RunDir(stopped).epochs()] == [2, 4, 6]
     # Every run stops at the budget whatever its batch size: 6 steps of 16, 3 of 32.
     for folder in sorted((out / "trials").iterdir()):
         last = RunDir(folder).epochs()[-1]
