@@ -86,7 +86,7 @@ def test_the_course_and_seeds_sweeps_ship_their_settings_on_three_seeds():
     runs = expand(load_spec(REPO / "sweeps" / "course-hparams.yaml"))
     assert len(runs) == 6 * 3 and runs[0].overrides == {} and [run.seed for run in runs[:3]] == [0, 1, 2]
     spec = load_spec(REPO / "sweeps" / "seeds.yaml")
-    assert len(expand(spec)) == 6 * 3 and spec.budget == {"images": 60000}
+    assert len(expand(spec)) == 6 * 3 and spec.budget == {"images": 180000}
 
 
 @pytest.mark.slow  # (trains trials in child processes)
