@@ -25,6 +25,15 @@ def test_a_checkpoint_round_trips_bit_for_bit(tmp_path):
     assert [path.name for path in tmp_path.iterdir()] == ["last.pt"]  # no partial file left
 
 
+def test_a_view_into_a_larger_tensor_is_saved_alone(tmp_path):
+    """A run trained in a stack holds views of the stack's tensors: its checkpoint is its own size."""
+    stacked = torch.randn(16, 256, 256)
+    state = {"format": checkpoint.FORMAT, "generator": {"state_dict": {"w": stacked[3]}}}
+    checkpoint.save(state, tmp_path / "last.pt")
+    assert (tmp_path / "last.pt").stat().st_size < 2 * stacked[3].nbytes
+    assert torch.equal(checkpoint.load(tmp_path / "last.pt")["generator"]["state_dict"]["w"], stacked[3])
+
+
 def test_a_pickled_object_is_refused_in_process(tmp_path):
     marker = tmp_path / "pwned"
     torch.save({"format": 1, "generator": CreatesAFile(marker)}, tmp_path / "evil.pt", pickle_protocol=2)

@@ -96,10 +96,13 @@ def discriminate_pair(discriminator: nn.Module, real: torch.Tensor, fake: torch.
     each half normalised by its own BatchNorm statistics, when `joint` and the shapes allow;
     else two calls. The same function either way."""
     if joint and real.shape == fake.shape:
-        both_labels = None if labels is None else torch.cat([labels, labels])
-        with batch_norm_groups(discriminator, 2):
-            both = discriminator(torch.cat([real, fake]), both_labels)
-        real_logits, fake_logits = both.chunk(2)
+        # (a stack of runs, training.together.StackedModule, takes (runs, batch, ...) through the
+        # architecture it holds)
+        batch = 1 if getattr(discriminator, "runs", 0) else 0
+        both_labels = None if labels is None else torch.cat([labels, labels], batch)
+        with batch_norm_groups(getattr(discriminator, "architecture", discriminator), 2):
+            both = discriminator(torch.cat([real, fake], batch), both_labels)
+        real_logits, fake_logits = both.chunk(2, batch)
         return real_logits, fake_logits
     return discriminator(real, labels), discriminator(fake, labels)
 

@@ -26,13 +26,26 @@ def save(state: dict[str, Any], path: Path) -> None:
     handle, temp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(handle, "wb") as file:
-            torch.save(state, file)
+            torch.save(_compact(state), file)
             file.flush()
             os.fsync(file.fileno())
         os.replace(temp_name, path)
     except BaseException:
         Path(temp_name).unlink(missing_ok=True)
         raise
+
+
+def _compact(value: Any) -> Any:
+    """`value` with every tensor that views part of a larger storage copied out: torch.save
+    writes a view's whole storage (a run trained in a stack, training.together, would save
+    every run's weights)."""
+    if isinstance(value, torch.Tensor):
+        return value.clone() if value.untyped_storage().nbytes() > value.nbytes else value
+    if isinstance(value, dict):
+        return {key: _compact(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return type(value)(_compact(item) for item in value)
+    return value
 
 
 def load(path: Path) -> dict[str, Any]:

@@ -7,20 +7,20 @@ BatchNorm statistics, optimizer state, evaluations, grids, checkpoints and resum
 are computed together, one step of every run per round:
 
 - **stack**: runs whose steps compute the same shapes and operations (they differ in seed,
-  learning rates, Adam's betas, label smoothing, EMA half-life, augmentation, or anything outside
+  learning rates, optimizers, label smoothing, EMA half-life, augmentation, or anything outside
   the step: epochs, evaluations...) become one stack. Their G and D are one module each over
-  parameters stacked along a new first dimension, called through `torch.func.vmap` (PyTorch's
-  batching rules turn the N convolutions into grouped ones); the N losses are summed, so one
-  backward pass gives each run its own gradients; one optimizer step updates all of them, each
-  with its own hyper-parameters held as tensors. Each run's own modules and optimizer state are
-  views into the stack, so its grids, evaluations and checkpoints read the current weights.
+  parameters stacked along a new first dimension (`StackedModule`: on a GPU called through
+  `torch.func.vmap`, whose batching rules turn the N convolutions into grouped ones); the N
+  losses are summed, so one backward pass gives each run its own gradients, and each run's own
+  optimizer steps its slice. Each run's modules are views into the stack, so its grids,
+  evaluations and checkpoints read the current weights.
 - **turns**: every other run (and every run under mode "turns") takes its step in turn; on CUDA
   each run works on its own stream, so the GPU overlaps them.
 
 A run trained in a stack equals the run trained alone, up to float rounding
 (tests/training/test_together.py). Runs whose step draws random numbers (dropout in D, instance
-noise, DiffAugment, WGAN-GP's interpolations) or that use other optimizers than Adam, mode
-seeking or FastGAN's reconstruction take turns: a stack would draw other numbers than each run
+noise, DiffAugment, WGAN-GP's interpolations), mode seeking or FastGAN's reconstruction take
+turns: a stack would draw other numbers than each run
 alone does.
 """
 
@@ -51,6 +51,7 @@ MODES = ("auto", "stack", "turns")
 # Keys a stack's runs may differ in: each run's own hyper-parameters (tensors in the stacked
 # step) or data (each run draws its own batches).
 PER_RUN_KEYS = {"train.seed", "train.lr_g", "train.lr_d", "train.betas_g", "train.betas_d",
+                "train.optimizer_g", "train.optimizer_d", "train.sgd_momentum",
                 "loss.real_label", "loss.fake_label", "train.ema_half_life", "data.rotation_degrees",
                 "data.hflip", "data.vflip", "data.limit", "data.path"}
 # Keys of the loop around the step, not of the step (each run's own session handles them).
@@ -73,7 +74,6 @@ def unstackable_reason(trainer: Trainer) -> str | None:
         "a gradient penalty at random interpolations": options.loss.gradient_penalty,
         "mode seeking": options.mode_seeking > 0,
         "D's reconstruction loss": options.reconstruction > 0,
-        "an optimizer other than Adam": train.optimizer_g != "adam" or train.optimizer_d != "adam",
         "torch.compile": train.compile != "off",
         "bf16": train.precision != "fp32",
     }
@@ -112,17 +112,23 @@ def plan(trainers: list[Trainer], mode: str = "auto") -> list[list[int]]:
 
 class StackedModule(nn.Module):
     """N modules of one architecture as one: parameters and buffers stacked along a new first
-    dimension, each run's own module turned into views of its slices, and the forward pass
-    vmapped over the runs. Inputs and outputs carry the run dimension first: (N, batch, ...)."""
+    dimension, each run's own module turned into views of its slices. Inputs and outputs carry
+    the run dimension first: (N, batch, ...). The forward pass is vmapped over the runs (PyTorch's
+    batching rules turn N convolutions into grouped ones: fewer, larger kernels for a GPU), or,
+    not `vectorized` (the default on a CPU, whose cores one run's kernels already keep busy),
+    the runs' slices go through the architecture one after another with ganforge's CPU kernels,
+    which vmap cannot batch."""
 
-    def __init__(self, modules: list[nn.Module]):
+    def __init__(self, modules: list[nn.Module], vectorized: bool | None = None):
         super().__init__()
         self.runs = len(modules)  # (ops.gradient_norm gives one norm per run)
-        # The architecture alone, on the meta device: functional_call supplies every tensor.
-        # PyTorch's own layers: vmap has no batching rules for ganforge's CPU kernels.
-        self._template = [ops.plain(copy.deepcopy(modules[0])).to("meta")]
         self.parameter_names = [name for name, _ in modules[0].named_parameters()]
         self.buffer_names = [name for name, _ in modules[0].named_buffers()]
+        device = next(iter(modules[0].parameters())).device
+        self.vectorized = device.type == "cuda" if vectorized is None else vectorized
+        # The architecture alone, on the meta device: functional_call supplies every tensor.
+        architecture = copy.deepcopy(modules[0])
+        self._architecture = [(ops.plain(architecture) if self.vectorized else architecture).to("meta")]
         # (contiguous: a run's NHWC weights stacked stay NHWC, beside vmap's NCHW 1x1 inputs)
         self.stacked = nn.ParameterList(
             nn.Parameter(torch.stack([module.get_parameter(name).detach() for module in modules])
@@ -141,16 +147,31 @@ class StackedModule(nn.Module):
             for name, stacked in zip(self.buffer_names, self.stacked_buffers):
                 module.get_buffer(name).data = stacked[run]
 
+    @property
+    def architecture(self) -> nn.Module:
+        """The runs' architecture, on the meta device (a list holds it: not a submodule)."""
+        return self._architecture[0]
+
     def forward(self, inputs: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
-        template = self._template[0].train(self.training)
+        template = self.architecture.train(self.training)
 
         def one_run(parameters, buffers, inputs, *labels):
             return torch.func.functional_call(template, (parameters, buffers), (inputs, *labels))
 
-        parameters = dict(zip(self.parameter_names, self.stacked))
-        buffers = dict(zip(self.buffer_names, self.stacked_buffers))
         extra = () if labels is None else (labels,)
-        return torch.func.vmap(one_run, randomness="error")(parameters, buffers, inputs, *extra)
+        if self.vectorized:
+            parameters = dict(zip(self.parameter_names, self.stacked))
+            buffers = dict(zip(self.buffer_names, self.stacked_buffers))
+            return torch.func.vmap(one_run, randomness="error")(parameters, buffers, inputs, *extra)
+        # (unbind: its backward stacks the N gradients with one copy; indexing would fill N zeros)
+        parameters = zip(*(stacked.unbind(0) for stacked in self.stacked))
+        buffers = zip(*(stacked.unbind(0) for stacked in self.stacked_buffers)) if self.buffer_names \
+            else [()] * self.runs
+        arguments = zip(*(tensor.unbind(0) for tensor in (inputs, *extra)))
+        return torch.stack([one_run(dict(zip(self.parameter_names, run_parameters)),
+                                    dict(zip(self.buffer_names, run_buffers)), *run_arguments)
+                            for run_parameters, run_buffers, run_arguments
+                            in zip(parameters, buffers, arguments)])
 
 
 def _per_run(values: list[float], like: torch.Tensor) -> torch.Tensor:
@@ -158,77 +179,29 @@ def _per_run(values: list[float], like: torch.Tensor) -> torch.Tensor:
     return torch.tensor(values, dtype=like.dtype, device=like.device).view(-1, *[1] * (like.dim() - 1))
 
 
-class StackedAdam:
-    """Adam over a StackedModule with every run's own learning rate and betas, read each step
-    from the run's own torch.optim.Adam (so a schedule or a NaN rollback there takes effect).
-    Its moments and step counts are stacked; the runs' optimizers hold views of their slices,
-    so a run's checkpoint holds its own state, loadable by torch.optim.Adam alone."""
+class StackedOptimizer:
+    """The runs' own optimizers stepping a StackedModule. Before the step every run's parameters
+    (views of its slices) take views of its slices of the stacked gradients; each run's optimizer
+    then updates its own slice with its own state and hyper-parameters, exactly as alone: a
+    schedule, a NaN rollback, a checkpoint's state are all the run's own, untouched by the stack."""
 
-    def __init__(self, stacked: StackedModule, optimizers: list[torch.optim.Adam]):
+    def __init__(self, stacked: StackedModule, optimizers: list[torch.optim.Optimizer]):
         self.stacked, self.optimizers = stacked, optimizers
-        self.moments = [(torch.zeros_like(parameter), torch.zeros_like(parameter))
-                        for parameter in stacked.stacked]
-        # (float32, as torch.optim.Adam keeps its step counts)
-        self.steps = [torch.zeros(stacked.runs, dtype=torch.float32, device=parameter.device)
-                      for parameter in stacked.stacked]
-        self._settings: tuple | None = None
-        for run in range(stacked.runs):
-            self.adopt(run)
-
-    def _run_parameters(self, run: int) -> list[nn.Parameter]:
-        module = self.stacked.modules_of_runs[run]
-        return [module.get_parameter(name) for name in self.stacked.parameter_names]
-
-    def adopt(self, run: int) -> None:
-        """Take run `run`'s optimizer state (empty, or loaded from a checkpoint) into the stack,
-        then make its optimizer hold views of it."""
-        optimizer = self.optimizers[run]
-        for index, parameter in enumerate(self._run_parameters(run)):
-            state = optimizer.state.get(parameter)
-            (exp_avg, exp_avg_sq), steps = self.moments[index], self.steps[index]
-            if state:
-                exp_avg[run].copy_(state["exp_avg"])
-                exp_avg_sq[run].copy_(state["exp_avg_sq"])
-                steps[run].copy_(state["step"])
-            optimizer.state[parameter] = {"step": steps[run], "exp_avg": exp_avg[run],
-                                          "exp_avg_sq": exp_avg_sq[run]}
+        self.parameters_of_runs = [[module.get_parameter(name) for name in stacked.parameter_names]
+                                   for module in stacked.modules_of_runs]
 
     def zero_grad(self, set_to_none: bool = True) -> None:
         for parameter in self.stacked.stacked:
             parameter.grad = None
 
-    def _hyperparameters(self) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """Every run's learning rate, beta1 and beta2 as (N,) device tensors, rebuilt only when
-        one changes (a rate a CUDA graph reads is a device tensor already: stacked, no copy)."""
-        groups = [optimizer.param_groups[0] for optimizer in self.optimizers]
-        device = self.stacked.stacked[0].device
-        if isinstance(groups[0]["lr"], torch.Tensor):
-            rates = torch.stack([group["lr"] for group in groups]).float()
-        else:
-            settings = tuple((group["lr"], *group["betas"]) for group in groups)
-            if settings != self._settings:
-                self._settings, self._cached = settings, torch.tensor(settings, device=device).T
-            return tuple(self._cached)
-        betas = torch.tensor([group["betas"] for group in groups], device=device).T
-        return rates, betas[0], betas[1]
-
     @torch.no_grad()
     def step(self) -> None:
-        rates, beta1s, beta2s = self._hyperparameters()
-        eps = self.optimizers[0].param_groups[0]["eps"]
-        for parameter, (exp_avg, exp_avg_sq), steps in zip(self.stacked.stacked, self.moments, self.steps):
-            if parameter.grad is None:
-                continue
-            shape = (-1, *[1] * (parameter.dim() - 1))
-            lr, beta1, beta2 = rates.view(shape), beta1s.view(shape), beta2s.view(shape)
-            grad = parameter.grad
-            steps.add_(1)
-            count = steps.view(shape)
-            exp_avg.lerp_(grad, 1 - beta1)
-            exp_avg_sq.mul_(beta2).add_((1 - beta2) * grad * grad)
-            step_size = lr / (1 - beta1 ** count)
-            denominator = (exp_avg_sq.sqrt() / (1 - beta2 ** count).sqrt()).add_(eps)
-            parameter.sub_(step_size * exp_avg / denominator)
+        for run, (optimizer, parameters) in enumerate(zip(self.optimizers, self.parameters_of_runs)):
+            for run_parameter, stacked in zip(parameters, self.stacked.stacked):
+                run_parameter.grad = None if stacked.grad is None else stacked.grad[run]
+            optimizer.step()
+            for run_parameter in parameters:
+                run_parameter.grad = None
 
 
 class StackedEma:
@@ -237,7 +210,7 @@ class StackedEma:
 
     def __init__(self, generator: StackedModule, emas: list[Any]):
         self.emas = emas
-        self.model = StackedModule([ema.model for ema in emas])
+        self.model = StackedModule([ema.model for ema in emas], generator.vectorized)
         self.model.requires_grad_(False)
         self.images_seen = torch.stack([ema.images_seen for ema in emas])
         for run, ema in enumerate(emas):
@@ -262,28 +235,23 @@ class StackedEma:
 class Stack:
     """Several runs' GANs as one: the stacked networks, optimizers, EMA and step options."""
 
-    def __init__(self, trainers: list[Trainer]):
+    def __init__(self, trainers: list[Trainer], vectorized: bool | None = None):
         self.trainers = trainers
         gans = [trainer.gan for trainer in trainers]
-        generator = StackedModule([gan.generator for gan in gans])
-        discriminator = StackedModule([gan.discriminator for gan in gans])
-        self.optimizers = (StackedAdam(generator, [gan.optimizer_g for gan in gans]),
-                           StackedAdam(discriminator, [gan.optimizer_d for gan in gans]))
+        generator = StackedModule([gan.generator for gan in gans], vectorized)
+        discriminator = StackedModule([gan.discriminator for gan in gans], vectorized)
+        self.optimizers = (StackedOptimizer(generator, [gan.optimizer_g for gan in gans]),
+                           StackedOptimizer(discriminator, [gan.optimizer_d for gan in gans]))
         ema = StackedEma(generator, [gan.ema for gan in gans]) if gans[0].ema else None
         labels = [_per_run([getattr(gan.options, name) for gan in gans], torch.zeros(1, 1))
                   .to(trainers[0].device) for name in ("real_label", "fake_label")]
+        # (one D call on real and fake: each run's fused BatchNorms keep the halves apart, but
+        # PyTorch's, which vmap batches, would not)
+        joint = gans[0].options.joint_discriminator and not discriminator.vectorized
         options = dataclasses.replace(gans[0].options, real_label=labels[0], fake_label=labels[1],
-                                      joint_discriminator=False)
+                                      joint_discriminator=joint)
         self.gan = Gan(generator=generator, discriminator=discriminator, optimizer_g=self.optimizers[0],
                        optimizer_d=self.optimizers[1], options=options, ema=ema)
-        for run, trainer in enumerate(trainers):
-            trainer.restore_hooks.append(lambda run=run: self.adopt(run))
-
-    def adopt(self, run: int) -> None:
-        """After run `run` loaded a checkpoint: its weights were copied into the views, its
-        optimizers' state must be taken in again."""
-        for optimizer in self.optimizers:
-            optimizer.adopt(run)
 
     def step(self, requests: list[StepRequest]) -> list[torch.Tensor]:
         """One step of every run from their requests (which agree on the variant); each run's stats."""
@@ -299,10 +267,10 @@ class Stack:
 class _Group:
     """Runs computed together: one stack, or one run on its own; on CUDA with its own stream."""
 
-    def __init__(self, indices: list[int], trainers: list[Trainer]):
+    def __init__(self, indices: list[int], trainers: list[Trainer], vectorized: bool | None):
         self.indices = indices
         members = [trainers[index] for index in indices]
-        self.stack = Stack(members) if len(members) > 1 else None
+        self.stack = Stack(members, vectorized) if len(members) > 1 else None
         device = members[0].device
         self.stream = torch.cuda.Stream(device) if device.type == "cuda" else None
 
@@ -338,14 +306,15 @@ class RunTogether:
     random_state: dict[str, Any]
 
 
-def train_together(runs: list[RunTogether], *, mode: str = "auto",
+def train_together(runs: list[RunTogether], *, mode: str = "auto", vectorized: bool | None = None,
                    log: Callable[[str], None] = tqdm.write,
                    progress: bool = True) -> list[Outcome | GanforgeError]:
     """Train the runs until each ends, one step of every run per round; returns each run's
-    Outcome, or the error that ended it (a diverged run stops alone; the others go on)."""
+    Outcome, or the error that ended it (a diverged run stops alone; the others go on).
+    `vectorized`: how stacks compute (`StackedModule`; None: vmapped on CUDA, looped on a CPU)."""
     trainers = [run.trainer for run in runs]
     randomness = _Randomness([run.random_state for run in runs])
-    groups = [_Group(indices, trainers) for indices in plan(trainers, mode)]
+    groups = [_Group(indices, trainers, vectorized) for indices in plan(trainers, mode)]
     total = max(trainer.total_steps - trainer.counters.step for trainer in trainers)
     bar = tqdm(total=total, desc=f"{len(runs)} runs together", dynamic_ncols=True,
                disable=None if progress else True)
