@@ -93,8 +93,8 @@ def stack_key(config: Config) -> str:
 
 def plan(trainers: list[Trainer], mode: str = "auto") -> list[list[int]]:
     """The runs' indices in groups: a group of several is a stack, a group of one takes turns.
-    "auto" stacks on CUDA only: on a CPU, ganforge's own kernels (`ops.accelerate`) make runs in
-    turns faster than a vmapped stack of PyTorch's layers (docs/performance.md)."""
+    "auto" stacks on CUDA only: a CPU gains nothing from larger kernels, and runs in turns there
+    are a little faster than a stack (docs/performance.md)."""
     if mode not in MODES:
         raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
     stacking = mode == "stack" or (mode == "auto" and trainers and trainers[0].device.type == "cuda")
