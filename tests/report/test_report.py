@@ -46,7 +46,7 @@ def test_compare_prints_one_row_per_run(tiny_run, tmp_path, capsys):
     capsys.readouterr()
     assert main(["compare", str(tiny_run), str(other)]) == 0
     lines = capsys.readouterr().out.splitlines()
-    assert lines[0].split()[:3] == ["run", "epochs", "fid"]
+    assert lines[0].split()[:4] == ["run", "seed", "epochs", "fid"]
     assert sorted(line.split()[0] for line in lines[1:]) == sorted([tiny_run.name, "other"])
     assert compare_table([tmp_path / "nothing"]) == "no run folders found"
 

@@ -131,7 +131,14 @@ def fit_together(runs: list[tuple[Config, Path]], *, mode: str, progress: bool) 
 
     from ganforge.runs import RunDir, checkpoint
     from ganforge.training.rng import rng_state
-    from ganforge.training.together import MODES, RunTogether, plan, train_together
+    from ganforge.training.together import (
+        MODES,
+        RunTogether,
+        plan,
+        stacking,
+        train_together,
+        unstackable_reason,
+    )
     from ganforge.training.trainer import Trainer
 
     if mode not in MODES:
@@ -156,6 +163,10 @@ def fit_together(runs: list[tuple[Config, Path]], *, mode: str, progress: bool) 
     log(f"ganforge: {len(runs)} runs together on {built[0][0].device}: "
         f"{', '.join(f'a stack of {count}' for count in stacks) or 'no stack'}"
         f"{f', {len(groups) - len(stacks)} in turns' if len(groups) > len(stacks) else ''}")
+    if stacking(mode, built[0][0].device):
+        for trainer, run_dir, _ in built:
+            if reason := unstackable_reason(trainer):
+                log(f"ganforge: {run_dir.root.name} takes turns: {reason}")
     for trainer, run_dir, _ in built:
         if run_dir.last_checkpoint.is_file():
             run_dir.make_folders()

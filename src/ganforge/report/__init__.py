@@ -212,11 +212,6 @@ def run_report(run: Path) -> Path:
     return out
 
 
-def summary_row(run: Path) -> dict[str, Any]:
-    """What the comparison table says of one run, from its files."""
-    return {"run": Path(run).name, **RunDir(run).summary()}
-
-
 def runs_in(paths: list[Path]) -> list[Path]:
     """Run folders among `paths`; a sweep folder stands for its trials."""
     runs: list[Path] = []
@@ -253,9 +248,9 @@ def compare_table(paths: list[Path]) -> str:
     runs = runs_in(paths)
     if not runs:
         return "no run folders found"
-    rows = sorted((summary_row(run) for run in runs), key=by_fid)
-    lines = _text_table(list(rows[0]), [list(row.values()) for row in rows])
     settings = settings_in(runs)
+    rows = sorted((run for setting in settings for run in setting.runs), key=by_fid)
+    lines = _text_table(list(rows[0]), [list(row.values()) for row in rows])
     if len(settings) < len(runs):
         lines = [*_text_table(*seed_table(settings)), "", "Every run:", *lines]
     return "\n".join(lines)
@@ -285,10 +280,10 @@ def comparison_report(paths: list[Path], out: Path) -> Path:
         from ganforge.errors import GanforgeError
 
         raise GanforgeError("no run folders among " + ", ".join(map(str, paths)))
-    rows = sorted((summary_row(run) for run in runs), key=by_fid)
+    settings = settings_in(runs)
+    rows = sorted((run for setting in settings for run in setting.runs), key=by_fid)
     plots = out.parent / "plots"
     run_dirs = {run.name: RunDir(run) for run in runs}
-    settings = settings_in(runs)
     seeded = len(settings) < len(runs)
 
     def overlay(key: str, event: str, x: str) -> dict[str, tuple[list[float], list[float]]]:

@@ -91,23 +91,26 @@ def stack_key(config: Config) -> str:
     return json.dumps(values, sort_keys=True)
 
 
-def plan(trainers: list[Trainer], mode: str = "auto") -> list[list[int]]:
-    """The runs' indices in groups: a group of several is a stack, a group of one takes turns.
-    "auto" stacks on CUDA only: a CPU gains nothing from larger kernels, and runs in turns there
-    are a little faster than a stack (docs/performance.md)."""
+def stacking(mode: str, device: torch.device) -> bool:
+    """Whether `mode` stacks runs on `device`. "auto" stacks on CUDA only: a CPU gains nothing
+    from larger kernels, and runs in turns there are a little faster than a stack
+    (docs/performance.md)."""
     if mode not in MODES:
         raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
-    stacking = mode == "stack" or (mode == "auto" and trainers and trainers[0].device.type == "cuda")
+    return mode == "stack" or (mode == "auto" and device.type == "cuda")
+
+
+def plan(trainers: list[Trainer], mode: str = "auto") -> list[list[int]]:
+    """The runs' indices in groups, stacks first: a group of several is a stack, a group of one
+    takes turns."""
+    stacks = bool(trainers) and stacking(mode, trainers[0].device)
     groups: dict[str, list[int]] = {}
-    singles = []
     for index, trainer in enumerate(trainers):
-        if stacking and unstackable_reason(trainer) is None:
-            # (runs resumed at different steps would disagree on the step's variant)
-            groups.setdefault(stack_key(trainer.config) + str(trainer.counters.step), []).append(index)
-        else:
-            singles.append([index])
-    return [group for group in groups.values() if len(group) > 1] + \
-        [[index] for group in groups.values() if len(group) == 1 for index in group] + singles
+        # (runs resumed at different steps would disagree on the step's variant)
+        key = stack_key(trainer.config) + str(trainer.counters.step) \
+            if stacks and unstackable_reason(trainer) is None else f"turns {index}"
+        groups.setdefault(key, []).append(index)
+    return sorted(groups.values(), key=len, reverse=True)
 
 
 class StackedModule(nn.Module):
