@@ -20,8 +20,7 @@ are computed together, one step of every run per round:
 A run trained in a stack equals the run trained alone, up to float rounding
 (tests/training/test_together.py). Runs whose step draws random numbers (dropout in D, instance
 noise, DiffAugment, WGAN-GP's interpolations), mode seeking or FastGAN's reconstruction take
-turns: a stack would draw other numbers than each run
-alone does.
+turns: a stack would draw other numbers than each run alone does.
 """
 
 from __future__ import annotations
