@@ -270,7 +270,7 @@ def _fid_chart(settings: list[Setting], run_dirs: dict[str, RunDir], plots: Path
                                     for run in setting.runs])
         means[setting.name], bands[setting.name] = (xs, mean), (xs, low, high)
     return line_plot(means, "FID during training (band: the seeds' range)", "epoch", "FID",
-                     plots / "fid.png", bands=bands)
+                     plots / "fid.png", log_y=True, bands=bands)
 
 
 def comparison_report(paths: list[Path], out: Path) -> Path:
@@ -298,7 +298,7 @@ def comparison_report(paths: list[Path], out: Path) -> Path:
                                                    ("d_fake", event, x, "D(G(z))", "score"))]
     charts.append(_fid_chart(settings, run_dirs, plots) if seeded else
                   line_plot(overlay("fid", "eval", "epoch"), "FID during training", "epoch", "FID",
-                            plots / "fid.png"))
+                            plots / "fid.png", log_y=True))
     grids = side_by_side([(run.name, RunDir(run).last_grid()) for run in runs
                           if RunDir(run).last_grid() is not None], plots / "grids.png")
     sections = [

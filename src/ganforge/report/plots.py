@@ -11,6 +11,7 @@ from ganforge.runs import RunDir
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402  (after choosing the non-interactive backend)
+from matplotlib.ticker import MaxNLocator  # noqa: E402
 
 Series = dict[str, tuple[list[float], list[float]]]
 Bands = dict[str, tuple[list[float], list[float], list[float]]]  # label: (x, lowest, highest)
@@ -33,6 +34,8 @@ def line_plot(series: Series, title: str, xlabel: str, ylabel: str, out: Path,
     axes.set(title=title, xlabel=xlabel, ylabel=ylabel)
     if log_y:
         axes.set_yscale("log")
+    if all(float(x).is_integer() for xs, _ in series.values() for x in xs):  # (epochs, steps)
+        axes.xaxis.set_major_locator(MaxNLocator(integer=True))
     axes.grid(alpha=0.3)
     if len(series) > 1:
         axes.legend(fontsize=8)
@@ -65,7 +68,7 @@ def training_plots(run_dir: RunDir, plots: Path) -> dict[str, Path]:
         "gradients": line_plot({"D": curve(steps, "grad_norm_d"), "G": curve(steps, "grad_norm_g")},
                                "Gradient norms", "step", "L2 norm", plots / "gradients.png", log_y=True),
         "fid": line_plot({"FID": curve(evals, "fid", "epoch")}, "FID during training", "epoch", "FID",
-                         plots / "fid.png"),
+                         plots / "fid.png", log_y=True),
     }
     return {name: path for name, path in charts.items() if path is not None}
 
