@@ -4,8 +4,10 @@ layer starts at zero (each block starts as the identity, so depth does not blow 
 fan-in scaled (He) initialisation for leaky ReLU, and bilinear resampling. Its paper pairs it
 with the relativistic pairing loss and R1 + R2 (`--preset stacked-r3gan`).
 
-G: z [+ label embedding] -> linear -> s x s (7 for 28 px, else 4) -> (bilinear x2, block)... ->
-conv -> Tanh. D: conv -> (block, bilinear /2)... -> linear -> one logit [+ projection].
+G: z [+ label embedding] -> linear -> s x s (7 for 28 px, else 4) -> (block, bilinear x2)... ->
+block -> conv -> Tanh. D: conv -> block -> (bilinear /2, block)... -> linear -> one logit
+[+ projection]. Widths change at the lower resolution of each step (G narrows before doubling,
+D widens after halving), so the full-size blocks stay ngf/ndf wide.
 """
 
 from __future__ import annotations
@@ -71,8 +73,9 @@ class Generator(nn.Module):
         self.embed = nn.Embedding(num_classes, z_dim) if num_classes else None
         widths = _widths(ngf, _stages(image_size))
         self.input = nn.Linear(z_dim * (2 if num_classes else 1), widths[0] * self.base ** 2)
-        self.blocks = nn.ModuleList(ResidualBlock(widths[0], widths[0]) if index == 0 else
-                                    ResidualBlock(widths[index - 1], widths[index])
+        # (each block narrows before the doubling, at the lower resolution, so the full-size
+        # block stays narrow: 2.5 times less arithmetic than narrowing after it)
+        self.blocks = nn.ModuleList(ResidualBlock(widths[index], widths[min(index + 1, len(widths) - 1)])
                                     for index in range(len(widths)))
         self.output = nn.Sequential(nn.LeakyReLU(SLOPE), nn.Conv2d(widths[-1], channels, 3, padding=1),
                                     nn.Tanh())
@@ -87,9 +90,9 @@ class Generator(nn.Module):
         # (the linear layer's output read as base x base x channels: NHWC memory, like the rest)
         x = self.input(z).view(len(z), self.base, self.base, -1).permute(0, 3, 1, 2)
         for index, block in enumerate(self.blocks):
-            if index:
-                x = F.interpolate(x, scale_factor=2, mode="bilinear", align_corners=False)
             x = block(x)
+            if index < len(self.blocks) - 1:
+                x = F.interpolate(x, scale_factor=2, mode="bilinear", align_corners=False)
         return self.output(x)
 
 
@@ -99,7 +102,9 @@ class Discriminator(nn.Module):
         super().__init__()
         widths = _widths(ndf, _stages(image_size))[::-1]
         self.input = nn.Conv2d(channels, widths[0], 3, padding=1)
-        self.blocks = nn.ModuleList(ResidualBlock(widths[index], widths[min(index + 1, len(widths) - 1)])
+        # (G mirrored: each block widens after the halving, at the lower resolution, so the
+        # full-size block stays narrow: a third of the arithmetic of widening before it)
+        self.blocks = nn.ModuleList(ResidualBlock(widths[max(index - 1, 0)], widths[index])
                                     for index in range(len(widths)))
         self.minibatch_std = MinibatchStd(minibatch_std) if minibatch_std else None
         base = _base(image_size)
@@ -113,9 +118,9 @@ class Discriminator(nn.Module):
     def forward(self, images: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
         x = self.input(images)
         for index, block in enumerate(self.blocks):
-            x = block(x)
-            if index < len(self.blocks) - 1:  # (bilinear halving is a 2x2 average)
+            if index:  # (bilinear halving is a 2x2 average)
                 x = F.avg_pool2d(x, 2)
+            x = block(x)
         if self.minibatch_std is not None:
             x = self.minibatch_std(x)
         features = self.head(x).flatten(1)
