@@ -80,13 +80,19 @@ def test_seeds_run_every_trial_on_each_seed_and_a_budget_sets_every_length(tmp_p
         expand(spec, [("train.seed", 1)])
 
 
-def test_the_course_and_seeds_sweeps_ship_their_settings_on_three_seeds():
+def test_the_course_seeds_and_loss_study_sweeps_ship_their_settings_on_three_seeds():
     from helpers import REPO
 
     runs = expand(load_spec(REPO / "sweeps" / "course-hparams.yaml"))
     assert len(runs) == 6 * 3 and runs[0].overrides == {} and [run.seed for run in runs[:3]] == [0, 1, 2]
     spec = load_spec(REPO / "sweeps" / "seeds.yaml")
     assert len(expand(spec)) == 6 * 3 and spec.budget == {"images": 180000}
+    # R3GAN's loss study: the preset's RpGAN against the GAN loss, R1 and R2 kept in both.
+    spec = load_spec(REPO / "sweeps" / "stacked-losses.yaml")
+    runs = expand(spec)
+    assert spec.base == "stacked-r3gan" and spec.eval_samples == 26000
+    assert [(run.overrides, run.seed) for run in runs] == [
+        ({}, 0), ({}, 1), ({}, 2), ({"loss.name": "bce"}, 0), ({"loss.name": "bce"}, 1), ({"loss.name": "bce"}, 2)]
 
 
 @pytest.mark.slow  # (trains trials in child processes)
