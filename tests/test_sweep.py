@@ -93,6 +93,10 @@ def test_the_course_seeds_and_loss_study_sweeps_ship_their_settings_on_three_see
     assert spec.base == "stacked-r3gan" and spec.eval_samples == 26000
     assert [(run.overrides, run.seed) for run in runs] == [
         (overrides, seed) for overrides in ({}, {"loss.name": "bce"}) for seed in (0, 1, 2)]
+    losses = [trial_config(spec, run.overrides, seed=run.seed).loss for run in runs[::3]]
+    assert [(loss.name, loss.r1_weight, loss.r2_weight) for loss in losses] == [
+        ("rpgan", 10, 10), ("bce", 10, 10)]
+    assert trial_config(spec, {}).train.max_images == 60000
 
 
 @pytest.mark.slow  # (trains trials in child processes)
