@@ -84,6 +84,23 @@ def test_layer_widths_and_depth_are_settings(overrides, generator_widths, discri
     assert built.generator(torch.randn(2, config.model.z_dim)).shape == (2, 1, 28, 28)
 
 
+def test_the_carpedm20_layout_is_pacgans_five_by_five_dcgan():
+    """PacGAN's Stacked MNIST DCGAN: G 2 -> 4 -> 7 -> 14 -> 28, D 28 -> 14 -> 7 -> 4 -> 2, 5x5."""
+    config = resolve("stacked-dcgan", overrides=[("model.layout", "carpedm20")])
+    built = build(config.model, data_shape(config.data))
+    sizes = {"g": [], "d": []}
+    for name, network in (("g", built.generator), ("d", built.discriminator.body)):
+        for module in network.modules():
+            if isinstance(module, (nn.Conv2d, nn.ConvTranspose2d)):
+                assert module.kernel_size == ((2, 2) if module.stride == (1, 1) else (5, 5))
+                module.register_forward_hook(lambda m, i, out, key=name: sizes[key].append(out.shape[1:]))
+    images = built.generator(torch.randn(2, 100))
+    built.discriminator(images)
+    assert sizes["g"] == [(512, 2, 2), (256, 4, 4), (128, 7, 7), (64, 14, 14), (3, 28, 28)]
+    assert sizes["d"] == [(64, 14, 14), (128, 7, 7), (256, 4, 4), (512, 2, 2)]
+    assert built.discriminator.head.kernel_size == (2, 2)
+
+
 def test_a_width_list_that_does_not_fit_the_plan_is_one_line():
     with pytest.raises(ConfigError, match="takes 3 widths, got 2"):
         resolve("mnist-z100", overrides=[("model.g_widths", [64, 32])])

@@ -44,3 +44,24 @@ def test_lazy_r1_adds_the_penalty_every_nth_step_weighted_n_times():
     penalty = r1_penalty(lazy.discriminator(images), images)
     torch.testing.assert_close(train_step(lazy, real_images, z, regularize=True)[0],
                                loss_plain + 2.0 * 4 / 2 * penalty)
+
+
+def test_g_steps_updates_g_again_on_the_same_noise_against_the_updated_d():
+    import dataclasses
+
+    real_images, z = torch.rand(8, 1, 28, 28) * 2 - 1, torch.randn(8, 16)
+    twice = make_gan(lr_g=1e-3, lr_d=1e-3)
+    twice.options = dataclasses.replace(twice.options, g_steps=2)
+    stats = train_step(twice, real_images, z)
+    # The same by hand: a step with one G update, then one more on the same z.
+    once = make_gan(lr_g=1e-3, lr_d=1e-3)
+    train_step(once, real_images, z)
+    loss_g = once.options.loss.generator(once.discriminator(once.generator(z)))
+    once.optimizer_g.zero_grad(set_to_none=True)
+    loss_g.backward()
+    once.optimizer_g.step()
+    assert [state["step"] for state in twice.optimizer_g.state.values()][0] == 2
+    assert [state["step"] for state in twice.optimizer_d.state.values()][0] == 1
+    for by_step, by_hand in zip(twice.generator.parameters(), once.generator.parameters()):
+        torch.testing.assert_close(by_step, by_hand)
+    torch.testing.assert_close(stats[STAT_NAMES.index("loss_g")], loss_g.detach())

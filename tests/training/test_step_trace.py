@@ -201,7 +201,8 @@ def test_the_step_cuda_captures_reads_nothing_on_the_host(preset, tmp_path, monk
     {"loss.name": "wgan", "loss.weight_clip": 0.01, "train.optimizer_d": "rmsprop",
      "train.optimizer_g": "rmsprop", "train.d_steps": 5},
     {"train.g_fresh_noise": True, "loss.d_loss_mean": True, "model.init": "course"},
-], ids=["critic-r1", "bf16-diffaugment", "sgd", "wgan-rmsprop-clip", "course-notebook"])
+    {"train.g_steps": 2, "train.ema_half_life": 1000},  # carpedm20's two G updates a step
+], ids=["critic-r1", "bf16-diffaugment", "sgd", "wgan-rmsprop-clip", "course-notebook", "g-twice"])
 def test_every_step_variant_reads_nothing_on_the_host(overrides, tmp_path, monkeypatch):
     config, gan, batches = cuda_built("mnist-cgan", tmp_path, **overrides)
     assert trace_steps(config, gan, batches, monkeypatch) == []

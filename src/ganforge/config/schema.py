@@ -113,6 +113,9 @@ class TrainConfig:
     lr_step_epochs: int = 10  # for "step": multiply by lr_gamma every this many epochs
     lr_gamma: float = 0.1
     d_steps: int = 1  # discriminator (critic) steps per generator step
+    # Generator updates per G step, each on the same z (carpedm20's DCGAN-tensorflow, which the
+    # PacGAN and VEEGAN Stacked MNIST results ran, updates G twice so D's loss does not reach 0)
+    g_steps: int = 1
     # The G step draws new z (the course notebook) instead of reusing the D step's fakes
     g_fresh_noise: bool = False
     ema_half_life: int = 0  # generator EMA half-life in images (0: off); used by sample/evaluate

@@ -86,6 +86,7 @@ def validate(config: Config) -> None:
     _require(train.lr_step_epochs >= 1, f"train.lr_step_epochs must be >= 1, got {train.lr_step_epochs}")
     _require(0 < train.lr_gamma <= 1, f"train.lr_gamma must be in (0, 1], got {train.lr_gamma}")
     _require(train.d_steps >= 1, f"train.d_steps must be >= 1, got {train.d_steps}")
+    _require(train.g_steps >= 1, f"train.g_steps must be >= 1, got {train.g_steps}")
     _require(train.ema_half_life >= 0,
              f"train.ema_half_life must be >= 0 (0: off), got {train.ema_half_life}")
     _require(train.ema_rampup >= 0,

@@ -18,8 +18,8 @@ from ganforge.models.layers import (
     leaky_relu,
 )
 
-# (kernel, stride, padding) of each generator layer (the last makes the image), of each
-# discriminator layer before its head, and of the head.
+# (kernel, stride, padding[, output_padding]) of each generator layer (the last makes the
+# image), of each discriminator layer before its head, and of the head.
 PLANS = {
     28: {"g": [(4, 1, 0), (3, 2, 1), (4, 2, 1), (4, 2, 1)],
          "d": [(4, 2, 1), (4, 2, 1), (3, 2, 0)], "d_out": (3, 1, 0)},
@@ -33,6 +33,10 @@ LAYOUTS = {
     "d-kernel4": {"d": [(4, 2, 1), (4, 2, 1), (4, 2, 1)]},  # exp 5: D's third conv 4/2/1 (7 -> 3)
     # exps 6-7: five transposed convolutions, a stride-1 one at 7x7 added
     "g-five": {"g": [(4, 1, 0), (3, 2, 1), (3, 1, 1), (4, 2, 1), (4, 2, 1)]},
+    # carpedm20's DCGAN-tensorflow, which PacGAN's Stacked MNIST DCGAN runs: 5x5 kernels, "same"
+    # padding, G 2 -> 4 -> 7 -> 14 -> 28 and D 28 -> 14 -> 7 -> 4 -> 2, a linear head on 2x2
+    "carpedm20": {"g": [(2, 1, 0), (5, 2, 2, 1), (5, 2, 2, 0), (5, 2, 2, 1), (5, 2, 2, 1)],
+                  "d": [(5, 2, 2)] * 4, "d_out": (2, 1, 0)},
 }
 
 
@@ -65,12 +69,11 @@ class Generator(nn.Module):
         self.condition = condition = LabelConditioning(num_classes, z_dim, len(widths), conditioning)
         layers: list[nn.Module] = []
         in_channels = condition.out_dim
-        for block, ((kernel, stride, padding), width) in enumerate(zip(layers_plan, widths)):
-            layers += [nn.ConvTranspose2d(in_channels, width, kernel, stride, padding, bias=False),
+        for block, (layer, width) in enumerate(zip(layers_plan, widths)):
+            layers += [nn.ConvTranspose2d(in_channels, width, *layer, bias=False),
                        condition.norm(block, width), ACTIVATIONS[activation]()]
             in_channels = width
-        kernel, stride, padding = layers_plan[-1]
-        layers += [nn.ConvTranspose2d(in_channels, channels, kernel, stride, padding), nn.Tanh()]
+        layers += [nn.ConvTranspose2d(in_channels, channels, *layers_plan[-1]), nn.Tanh()]
         self.net = ConditionedSequential(*layers)
         self.apply(dcgan_init)
 

@@ -36,6 +36,7 @@ class StepOptions:
     d_loss_mean: bool = False  # D's loss: the mean of its real and fake terms, not their sum
     weight_clip: float = 0.0  # clip D's weights to [-c, c] after its step (0: off)
     fresh_noise: bool = False  # the G step draws new z instead of reusing the D step's fakes
+    g_steps: int = 1  # generator updates per G step, each on the same z
     diffaugment: str = ""  # DiffAugment policy, applied to real and fake D inputs alike
     autocast_dtype: torch.dtype | None = None  # bf16: forward passes under autocast
     # D takes real and fake images in one call (ops.discriminate_pair); the same function.
@@ -50,7 +51,7 @@ class StepOptions:
                    instance_noise=loss.instance_noise, mode_seeking=loss.mode_seeking,
                    reconstruction=reconstruction_weight(config), d_loss_mean=loss.d_loss_mean,
                    weight_clip=loss.weight_clip,
-                   fresh_noise=config.train.g_fresh_noise,
+                   fresh_noise=config.train.g_fresh_noise, g_steps=config.train.g_steps,
                    diffaugment=config.train.diffaugment,
                    autocast_dtype=torch.bfloat16 if config.train.precision == "bf16" else None,
                    joint_discriminator=joint_discriminator)

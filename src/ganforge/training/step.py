@@ -104,17 +104,21 @@ def train_step(gan: Gan, real_images: torch.Tensor, z: torch.Tensor,
         discriminator.requires_grad_(False)
         if options.fresh_noise:
             z = fresh_z if fresh_z is not None else torch.randn_like(z)
+        for update in range(options.g_steps):
+            if options.fresh_noise or update:  # the D step's fakes are stale (or not G's graph)
+                with precision:
+                    fake_images = generator(z, labels)
             with precision:
-                fake_images = generator(z, labels)
-        with precision:
-            fake_logits_for_g = discriminator(options.discriminator_input(fake_images), labels).float()
-            if loss.relativistic:  # each fake against its paired real, scored by the updated D
-                real_logits_for_g = discriminator(options.discriminator_input(real_images), labels).float()
-        loss_g = loss.generator(fake_logits_for_g, real_logits_for_g) if loss.relativistic \
-            else loss.generator(fake_logits_for_g)
-        if options.mode_seeking:  # and make different z give different images (MSGAN)
-            loss_g = loss_g + options.mode_seeking * mode_seeking_penalty(fake_images.float(), z, labels)
-        grad_norm_g = _descend(gan, generator, gan.optimizer_g, loss_g)
+                fake_logits_for_g = discriminator(options.discriminator_input(fake_images), labels).float()
+                if loss.relativistic:  # each fake against its paired real, scored by the updated D
+                    real_logits_for_g = discriminator(options.discriminator_input(real_images),
+                                                      labels).float()
+            loss_g = loss.generator(fake_logits_for_g, real_logits_for_g) if loss.relativistic \
+                else loss.generator(fake_logits_for_g)
+            if options.mode_seeking:  # and make different z give different images (MSGAN)
+                loss_g = loss_g + options.mode_seeking * mode_seeking_penalty(fake_images.float(), z,
+                                                                              labels)
+            grad_norm_g = _descend(gan, generator, gan.optimizer_g, loss_g)
         if gan.ema is not None:
             gan.ema.update(generator)
     else:  # a critic-only step: report G's loss against the D it just faced
