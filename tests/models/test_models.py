@@ -86,7 +86,8 @@ def test_layer_widths_and_depth_are_settings(overrides, generator_widths, discri
 
 def test_the_carpedm20_layout_is_pacgans_five_by_five_dcgan():
     """PacGAN's Stacked MNIST DCGAN: G 2 -> 4 -> 7 -> 14 -> 28, D 28 -> 14 -> 7 -> 4 -> 2, 5x5."""
-    config = resolve("stacked-dcgan", overrides=[("model.layout", "carpedm20")])
+    config = resolve("stacked-dcgan")
+    assert config.model.layout == "carpedm20" and config.train.g_steps == 2
     built = build(config.model, data_shape(config.data))
     sizes = {"g": [], "d": []}
     for name, network in (("g", built.generator), ("d", built.discriminator.body)):
