@@ -65,6 +65,7 @@ def test_overrides_are_typed():
     ("train.epochs=2.5", "train.epochs: expected a whole number"),
     ("train.lr_g=-1", r"train.lr_g must be a learning rate in \(0, 1\)"),
     ("train.batch_size=0", "train.batch_size must be >= 1"),
+    ("train.g_steps=0", "train.g_steps must be >= 1, got 0"),
     ("data.rotation_degrees=200", "data.rotation_degrees must be between 0 and 180"),
     ("train.betas_g=[0.5]", "train.betas_g: expected a list of 2 numbers"),
     ("data.hflip=maybe", "data.hflip: expected true or false"),

@@ -53,14 +53,15 @@ def _descend(gan: Gan, module: nn.Module, optimizer: torch.optim.Optimizer,
 def train_step(gan: Gan, real_images: torch.Tensor, z: torch.Tensor,
                labels: torch.Tensor | None = None, generator_step: bool = True,
                regularize: bool = True, *, fresh_z: torch.Tensor | None = None) -> torch.Tensor:
-    """A D step on real and detached fake images, then (if `generator_step`) a G step; returns
+    """A D step on real and detached fake images, then (if `generator_step`) a G step of
+    `options.g_steps` updates on the same z (each scored by the updated D); returns
     STAT_NAMES as a tensor (STAT_NAMES x N for a stack of N runs). `labels` go to conditional
     models (fakes get the real batch's labels). `regularize`: this D step adds the R1 and R2
     penalties (if the options have them). `fresh_z`: the G step's own noise, where the options
     ask for fresh noise (without it, drawn here from the global stream).
 
-    G runs forward once and its output serves both steps. The stats stay on the device: reading
-    them every step would make the host wait for the device.
+    G runs forward once and its output serves the D step and the first G update. The stats stay
+    on the device: reading them every step would make the host wait for the device.
     """
     generator, discriminator, options = gan.generator, gan.discriminator, gan.options
     loss, precision = options.loss, options.forward_precision(real_images.device)
