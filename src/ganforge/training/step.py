@@ -50,6 +50,21 @@ def _descend(gan: Gan, module: nn.Module, optimizer: torch.optim.Optimizer,
     return norm
 
 
+def _update_generator(gan: Gan, fake_images: torch.Tensor, real_images: torch.Tensor,
+                      z: torch.Tensor, labels: torch.Tensor | None) -> tuple[torch.Tensor, ...]:
+    """One G update on `fake_images` (= G(z)) against the current D; returns G's loss, D's logits
+    of the fakes and G's gradient norm."""
+    options, loss, discriminator = gan.options, gan.options.loss, gan.discriminator
+    with options.forward_precision(real_images.device):
+        fake_logits = discriminator(options.discriminator_input(fake_images), labels).float()
+        if loss.relativistic:  # each fake against its paired real, scored by the updated D
+            real_logits = discriminator(options.discriminator_input(real_images), labels).float()
+    loss_g = loss.generator(fake_logits, real_logits) if loss.relativistic else loss.generator(fake_logits)
+    if options.mode_seeking:  # and make different z give different images (MSGAN)
+        loss_g = loss_g + options.mode_seeking * mode_seeking_penalty(fake_images.float(), z, labels)
+    return loss_g, fake_logits, _descend(gan, gan.generator, gan.optimizer_g, loss_g)
+
+
 def train_step(gan: Gan, real_images: torch.Tensor, z: torch.Tensor,
                labels: torch.Tensor | None = None, generator_step: bool = True,
                regularize: bool = True, *, fresh_z: torch.Tensor | None = None) -> torch.Tensor:
@@ -109,17 +124,8 @@ def train_step(gan: Gan, real_images: torch.Tensor, z: torch.Tensor,
             if options.fresh_noise or update:  # the D step's fakes are stale (or not G's graph)
                 with precision:
                     fake_images = generator(z, labels)
-            with precision:
-                fake_logits_for_g = discriminator(options.discriminator_input(fake_images), labels).float()
-                if loss.relativistic:  # each fake against its paired real, scored by the updated D
-                    real_logits_for_g = discriminator(options.discriminator_input(real_images),
-                                                      labels).float()
-            loss_g = loss.generator(fake_logits_for_g, real_logits_for_g) if loss.relativistic \
-                else loss.generator(fake_logits_for_g)
-            if options.mode_seeking:  # and make different z give different images (MSGAN)
-                loss_g = loss_g + options.mode_seeking * mode_seeking_penalty(fake_images.float(), z,
-                                                                              labels)
-            grad_norm_g = _descend(gan, generator, gan.optimizer_g, loss_g)
+            loss_g, fake_logits_for_g, grad_norm_g = _update_generator(gan, fake_images, real_images,
+                                                                       z, labels)
         if gan.ema is not None:
             gan.ema.update(generator)
     else:  # a critic-only step: report G's loss against the D it just faced
